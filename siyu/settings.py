@@ -1,0 +1,219 @@
+"""The one settings object, read from ``SIYU_*`` environment variables.
+
+Only entrypoints (the ``siyu`` CLI and the processes it starts) build ``Settings()``.
+Everything else receives a section or plain keyword arguments. Tests build
+``Settings(...)`` directly.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = [
+    "ClickHouseSettings",
+    "CollectorSettings",
+    "KafkaSettings",
+    "LookupSettings",
+    "Project",
+    "Settings",
+    "SinkSettings",
+    "SqlSettings",
+    "WorkerSettings",
+]
+
+_FROZEN = {"frozen": True, "extra": "forbid"}
+
+
+def _section(prefix: str) -> SettingsConfigDict:
+    return SettingsConfigDict(env_prefix=prefix, frozen=True, extra="ignore")
+
+
+class KafkaSettings(BaseSettings):
+    model_config = _section("SIYU_KAFKA_")
+
+    bootstrap: str = "127.0.0.1:19092"
+    """Comma-separated bootstrap servers."""
+    topic_prefix: str = "siyu."
+    """Prefix of every topic siyu creates (``siyu.events.raw`` …)."""
+    partitions: int = Field(default=4, ge=1)
+    """Partition count of every topic. Final: the embedded broker cannot add partitions later."""
+    replication_factor: int = Field(default=1, ge=1)
+    embedded: bool = True
+    """Start the bundled Tansu broker (``make run``). False when pointing at a real cluster."""
+
+    def topic(self, name: str) -> str:
+        return f"{self.topic_prefix}{name}"
+
+
+class ClickHouseSettings(BaseSettings):
+    model_config = _section("SIYU_CLICKHOUSE_")
+
+    url: str | None = None
+    """``http://user:password@host:8123`` of a ClickHouse server; unset means embedded chDB."""
+    chdb_path: Path | None = None
+    """Directory of the embedded chDB data; defaults to ``<data_dir>/chdb``."""
+    database: str = "siyu"
+    password: SecretStr | None = None
+
+    @property
+    def embedded(self) -> bool:
+        return self.url is None
+
+
+class CollectorSettings(BaseSettings):
+    model_config = _section("SIYU_COLLECTOR_")
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    """Largest request body accepted (compressed size)."""
+    max_decompressed_bytes: int = Field(default=8_388_608, ge=1024)
+    """Largest body after decompression (decompression-bomb guard)."""
+    max_events_per_batch: int = Field(default=1000, ge=1)
+    max_future_ms: int = Field(default=23 * 3600 * 1000, ge=0)
+    """Client times further ahead than this fall back to the receive time."""
+    max_past_ms: int = Field(default=2 * 365 * 86400 * 1000, ge=0)
+    """Client times further back than this fall back to the receive time."""
+    spool_dir: Path | None = None
+    """Local spool used while Kafka is away; defaults to ``<data_dir>/spool``."""
+    produce_timeout_s: float = Field(default=5.0, gt=0)
+
+
+class SqlSettings(BaseSettings):
+    model_config = _section("SIYU_SQL_")
+
+    host: str = "127.0.0.1"
+    port: int = 8123
+    """Read-only SQL endpoint served by the process that owns chDB (embedded mode)."""
+
+
+class LookupSettings(BaseSettings):
+    model_config = _section("SIYU_LOOKUP_")
+
+    host: str = "127.0.0.1"
+    port: int = 8081
+
+
+class WorkerSettings(BaseSettings):
+    model_config = _section("SIYU_WORKER_")
+
+    app_id: str = "siyu"
+    """Faust application id: consumer group and changelog topic prefix."""
+    session_timeout_s: float = 10.0
+    """Broker session timeout; JoinGroup on the embedded broker waits half of it."""
+    metrics_port: int = 9101
+    store: str = "memory://"
+    """Faust table store. State is rebuilt from changelogs, or from ClickHouse when those are empty."""
+    count: int = Field(default=1, ge=1)
+    """Workers the embedded supervisor starts."""
+
+
+class SinkSettings(BaseSettings):
+    model_config = _section("SIYU_SINK_")
+
+    batch_rows: int = Field(default=5000, ge=1)
+    """Flush a table's batch at this many rows …"""
+    linger_s: float = Field(default=0.5, gt=0)
+    """… or when its oldest row has waited this long."""
+    metrics_port: int = 9102
+    retry_max_s: float = Field(default=30.0, gt=0)
+    """Longest pause between retries while ClickHouse is unavailable."""
+
+
+class Project(BaseModel):
+    model_config = ConfigDict(**_FROZEN)  # type: ignore[typeddict-item]
+
+    write_key: SecretStr
+    read_key: SecretStr
+
+
+def _default_projects() -> dict[str, Project]:
+    return {
+        "default": Project(
+            write_key=SecretStr("demo-write-key"), read_key=SecretStr("demo-read-key")
+        )
+    }
+
+
+class Settings(BaseSettings):
+    """Everything a siyu process needs. Sections read their own ``SIYU_<SECTION>_*`` variables."""
+
+    model_config = SettingsConfigDict(env_prefix="SIYU_", frozen=True, extra="ignore")
+
+    data_dir: Path = Path("data")
+    projects: dict[str, Project] = Field(default_factory=_default_projects)
+    """JSON in ``SIYU_PROJECTS``: ``{"name": {"write_key": "…", "read_key": "…"}}``."""
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    clickhouse: ClickHouseSettings = Field(default_factory=ClickHouseSettings)
+    collector: CollectorSettings = Field(default_factory=CollectorSettings)
+    sql: SqlSettings = Field(default_factory=SqlSettings)
+    lookup: LookupSettings = Field(default_factory=LookupSettings)
+    worker: WorkerSettings = Field(default_factory=WorkerSettings)
+    sink: SinkSettings = Field(default_factory=SinkSettings)
+
+    @field_validator("data_dir")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        return value.expanduser().resolve()
+
+    @model_validator(mode="after")
+    def _check(self) -> Settings:
+        if not self.projects:
+            raise ValueError("at least one project must be configured")
+        keys = [p.write_key.get_secret_value() for p in self.projects.values()]
+        reads = [p.read_key.get_secret_value() for p in self.projects.values()]
+        if len(set(keys)) != len(keys) or set(keys) & set(reads):
+            raise ValueError("write keys must be unique and differ from every read key")
+        return self
+
+    @property
+    def chdb_path(self) -> Path:
+        return (self.clickhouse.chdb_path or self.data_dir / "chdb").resolve()
+
+    @property
+    def spool_dir(self) -> Path:
+        return (self.collector.spool_dir or self.data_dir / "spool").resolve()
+
+    def project_for_write_key(self, key: str) -> str | None:
+        for name, project in self.projects.items():
+            if project.write_key.get_secret_value() == key:
+                return name
+        return None
+
+    def project_for_read_key(self, key: str) -> str | None:
+        for name, project in self.projects.items():
+            if project.read_key.get_secret_value() == key:
+                return name
+        return None
+
+    def child_env(self) -> dict[str, Any]:
+        """Environment that makes a child process build equal settings."""
+        env: dict[str, Any] = {"SIYU_DATA_DIR": str(self.data_dir)}
+        env["SIYU_PROJECTS"] = _projects_json(self.projects)
+        for section in ("kafka", "clickhouse", "collector", "sql", "lookup", "worker", "sink"):
+            model = getattr(self, section)
+            for name, value in model.model_dump().items():
+                if value is None:
+                    continue
+                if isinstance(value, SecretStr):
+                    value = value.get_secret_value()
+                env[f"SIYU_{section.upper()}_{name.upper()}"] = str(value)
+        return env
+
+
+def _projects_json(projects: dict[str, Project]) -> str:
+    import orjson
+
+    return orjson.dumps(
+        {
+            name: {
+                "write_key": p.write_key.get_secret_value(),
+                "read_key": p.read_key.get_secret_value(),
+            }
+            for name, p in projects.items()
+        }
+    ).decode()
