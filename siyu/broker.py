@@ -49,6 +49,9 @@ def start_broker(bootstrap: str, log_path: Path) -> subprocess.Popen[bytes]:
     """Start Tansu with in-memory storage on ``bootstrap`` (host:port)."""
     host, _, port = bootstrap.partition(",")[0].rpartition(":")
     url = f"tcp://{host}:{port}"
+    with socket.socket() as probe:
+        if probe.connect_ex((host, int(port))) == 0:
+            raise BrokerError(f"{host}:{port} is already in use; is another siyu running?")
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log = log_path.open("ab")
     proc = subprocess.Popen(

@@ -107,7 +107,7 @@ class WorkerSettings(BaseSettings):
     """Broker session timeout; JoinGroup on the embedded broker waits half of it."""
     metrics_port: int = 9101
     store: str = "memory://"
-    """Faust table store. State is rebuilt from changelogs, or from ClickHouse when those are empty."""
+    """Faust table store. Rebuilt from changelogs, or from ClickHouse when they are empty."""
     count: int = Field(default=1, ge=1)
     """Workers the embedded supervisor starts."""
 

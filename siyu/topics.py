@@ -14,7 +14,7 @@ from aiokafka.errors import TopicAlreadyExistsError
 
 from siyu.settings import KafkaSettings
 
-__all__ = ["TOPICS", "TopicSpec", "ensure_topics"]
+__all__ = ["TOPICS", "TopicSpec", "changelog_topics", "ensure_topics"]
 
 logger = logging.getLogger(__name__)
 
@@ -26,12 +26,27 @@ class TopicSpec:
     partitions: int | None = None
     """None: the configured default partition count."""
     doc: str = ""
+    worker_reads: bool = False
+    """A stream worker consumes it (the supervisor drains it before stopping workers)."""
+    sink_reads: bool = False
+    """The ClickHouse sink consumes it."""
 
 
 TOPICS: tuple[TopicSpec, ...] = (
-    TopicSpec("events.raw", doc="accepted, normalized events keyed by primary identity"),
-    TopicSpec("events.deadletter", doc="rejected events and unreadable bodies with the reason"),
-    TopicSpec("events.stitched", doc="events with their user id, keyed by user id"),
+    TopicSpec(
+        "events.raw", doc="accepted, normalized events keyed by primary identity", worker_reads=True
+    ),
+    TopicSpec(
+        "events.deadletter",
+        doc="rejected events and unreadable bodies with the reason",
+        sink_reads=True,
+    ),
+    TopicSpec(
+        "events.stitched",
+        doc="events with their user id, keyed by user id",
+        worker_reads=True,
+        sink_reads=True,
+    ),
     TopicSpec(
         "identity.links",
         partitions=1,
@@ -67,3 +82,14 @@ async def ensure_topics(kafka: KafkaSettings, extra: tuple[TopicSpec, ...] = ())
         return [t.name for t in new]
     finally:
         await admin.close()
+
+
+async def changelog_topics(bootstrap: str, app_id: str) -> list[str]:
+    """Faust table changelog topics of the app that exist on the broker."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        names = await admin.list_topics()
+    finally:
+        await admin.close()
+    return sorted(n for n in names if n.startswith(f"{app_id}-") and n.endswith("-changelog"))

@@ -1,0 +1,72 @@
+"""Entry point of the sink process: migrations, seeding, SQL endpoint, consume loop."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+
+import uvicorn
+from prometheus_client import start_http_server
+
+from schemas.state_value import clear_origins
+from sinks.seeding import seed_empty_changelogs
+from sinks.service import SinkService, load_routes
+from sinks.sql_endpoint import build_sql_app
+from sinks.writer import ClickHouseWriter
+from siyu.settings import Settings
+
+__all__ = ["open_writer", "serve"]
+
+logger = logging.getLogger(__name__)
+
+
+def open_writer(settings: Settings) -> ClickHouseWriter:
+    password = settings.clickhouse.password
+    return ClickHouseWriter(
+        url=settings.clickhouse.url,
+        chdb_path=settings.chdb_path,
+        password=password.get_secret_value() if password else None,
+    )
+
+
+async def serve(settings: Settings) -> None:
+    writer = open_writer(settings)
+    writer.migrate()
+    start_http_server(settings.sink.metrics_port, addr="127.0.0.1")
+    seeded = await seed_empty_changelogs(
+        writer,
+        bootstrap=settings.kafka.bootstrap,
+        app_id=settings.worker.app_id,
+        partitions=settings.kafka.partitions,
+        replication=settings.kafka.replication_factor,
+        transform=clear_origins,
+    )
+    if seeded:
+        logger.info("seeded empty changelogs from ClickHouse: %s", seeded)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    service = SinkService(settings, writer, load_routes(settings))
+    sql_server: uvicorn.Server | None = None
+    sql_task: asyncio.Task[None] | None = None
+    if writer.embedded:
+        config = uvicorn.Config(
+            build_sql_app(writer),
+            host=settings.sql.host,
+            port=settings.sql.port,
+            log_level="warning",
+            lifespan="off",
+        )
+        sql_server = uvicorn.Server(config)
+        sql_server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        sql_task = asyncio.create_task(sql_server.serve())
+    try:
+        await service.run(stop)
+    finally:
+        logger.info("sink stopped after writing %d rows", service.rows_written)
+        if sql_server is not None and sql_task is not None:
+            sql_server.should_exit = True
+            await sql_task
+        writer.close()

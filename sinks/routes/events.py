@@ -1,0 +1,120 @@
+"""events.stitched → siyu.events; events.deadletter → siyu.dead_letters."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+
+import orjson
+
+from schemas.records import decode_batch, decode_dead_letter
+from sinks.route import Record, Route, Row, TableSpec
+from siyu.settings import Settings
+
+__all__ = ["DEAD_LETTERS", "EVENTS", "dead_letter_rows", "event_rows", "routes"]
+
+EVENTS = TableSpec(
+    "siyu.events",
+    (
+        "project",
+        "event_id",
+        "type",
+        "event",
+        "time",
+        "client_time",
+        "received_at",
+        "sent_at",
+        "user_id",
+        "platform",
+        "identities",
+        "properties",
+        "context",
+        "lib_name",
+        "lib_version",
+        "ip",
+        "user_agent",
+        "source",
+        "warnings",
+        "enrichment",
+    ),
+)
+DEAD_LETTERS = TableSpec(
+    "siyu.dead_letters",
+    (
+        "project",
+        "dl_id",
+        "received_at",
+        "route",
+        "reason",
+        "event_index",
+        "event_id",
+        "payload",
+        "ip",
+    ),
+)
+
+
+def event_rows(record: Record) -> Iterator[tuple[TableSpec, Row]]:
+    _require_value(record)
+    batch = decode_batch(record.value or b"")
+    for e in batch.events:
+        yield (
+            EVENTS,
+            (
+                batch.project,
+                e.event_id,
+                e.type,
+                e.event,
+                e.time,
+                e.client_time,
+                batch.received_at,
+                batch.sent_at,
+                e.user_id or "",
+                e.platform,
+                dict(e.identities),
+                orjson.dumps(e.properties).decode(),
+                orjson.dumps(e.context).decode(),
+                e.lib_name,
+                e.lib_version,
+                batch.ip,
+                batch.user_agent,
+                batch.source,
+                list(e.warnings),
+                dict(e.enrichment),
+            ),
+        )
+
+
+def dead_letter_rows(record: Record) -> Iterator[tuple[TableSpec, Row]]:
+    _require_value(record)
+    dl = decode_dead_letter(record.value or b"")
+    dl_id = hashlib.blake2b(
+        b"%d\x00%d\x00%s\x00%s" % (dl.received_at, dl.index, dl.reason.encode(), dl.payload),
+        digest_size=12,
+    ).hexdigest()
+    yield (
+        DEAD_LETTERS,
+        (
+            dl.project,
+            dl_id,
+            dl.received_at,
+            dl.route,
+            dl.reason,
+            dl.index,
+            dl.event_id,
+            dl.payload.decode("utf-8", "replace"),
+            dl.ip,
+        ),
+    )
+
+
+def _require_value(record: Record) -> None:
+    if record.value is None:
+        raise ValueError(f"empty record at {record.topic}/{record.partition}@{record.offset}")
+
+
+def routes(settings: Settings) -> list[Route]:
+    return [
+        Route(topic=settings.kafka.topic("events.stitched"), to_rows=event_rows),
+        Route(topic=settings.kafka.topic("events.deadletter"), to_rows=dead_letter_rows),
+    ]

@@ -1,0 +1,89 @@
+"""Republish stream state from ClickHouse into empty changelogs.
+
+The embedded broker keeps nothing across its own restart, while the Faust tables'
+changelogs are their only durable form. Each changelog is also sunk into
+``siyu.stream_state`` (see :mod:`sinks.routes.state`). Before any worker starts, for
+every table known there whose changelog topic is empty on the broker, the last value of
+every key is produced back to the partition it came from, with its replay-protection
+offsets cleared (source offsets restart at 0 on a new broker). Faust then recovers the
+table from its changelog as usual. Tables whose changelog still holds data are left
+alone: Faust's own recovery is exact there.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from aiokafka import AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+from sinks.writer import ClickHouseWriter
+from siyu.offsets import true_end_offsets
+
+__all__ = ["seed_empty_changelogs"]
+
+logger = logging.getLogger(__name__)
+
+
+async def _ensure_topic(bootstrap: str, topic: str, partitions: int, replication: int) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        if topic not in set(await admin.list_topics()):
+            try:
+                await admin.create_topics(
+                    [NewTopic(topic, num_partitions=partitions, replication_factor=replication)]
+                )
+            except TopicAlreadyExistsError:
+                logger.info("changelog %s created concurrently", topic)
+    finally:
+        await admin.close()
+
+
+async def seed_empty_changelogs(
+    writer: ClickHouseWriter,
+    *,
+    bootstrap: str,
+    app_id: str,
+    partitions: int,
+    replication: int,
+    transform: Callable[[bytes], bytes],
+) -> dict[str, int]:
+    """Seed every empty changelog; return ``{table: keys republished}``."""
+    tables = [r[0] for r in writer.rows("SELECT DISTINCT state_table FROM siyu.stream_state")]
+    seeded: dict[str, int] = {}
+    for table in tables:
+        topic = f"{app_id}-{table}-changelog"
+        await _ensure_topic(bootstrap, topic, partitions, replication)
+        ends = await true_end_offsets(
+            bootstrap, [TopicPartition(topic, p) for p in range(partitions)]
+        )
+        if any(ends.values()):
+            continue
+        rows = writer.rows(
+            "SELECT key, partition, value FROM siyu.stream_state "
+            "WHERE state_table = {t:String} AND deleted = 0",
+            parameters={"t": table},
+        )
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+        await producer.start()
+        try:
+            for key, partition, value in rows:
+                await producer.send(
+                    topic,
+                    key=_bytes(key),
+                    value=transform(_bytes(value)),
+                    partition=int(partition) % partitions,
+                )
+            await producer.flush()
+        finally:
+            await producer.stop()
+        seeded[table] = len(rows)
+        logger.info("seeded %d keys into empty changelog %s", len(rows), topic)
+    return seeded
+
+
+def _bytes(value: str | bytes) -> bytes:
+    return value if isinstance(value, bytes) else value.encode()

@@ -1,0 +1,176 @@
+"""The ``siyu`` command line: run the stack, send demo traffic, query, inspect."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import sys
+import time
+from typing import Annotated
+
+import typer
+
+from siyu.settings import Settings
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+logger = logging.getLogger("siyu")
+
+
+def _setup_logging(level: str = "INFO") -> None:
+    logging.basicConfig(
+        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+    # Offset probes open short-lived consumers; their INFO lines are noise.
+    logging.getLogger("aiokafka").setLevel(logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+def _out(text: str = "") -> None:
+    typer.echo(text)
+
+
+@app.command()
+def run() -> None:
+    """Start the whole pipeline on the embedded stack; Ctrl-C drains and stops it."""
+    from siyu.embedded import Stack, SupervisorError
+
+    _setup_logging()
+    settings = Settings()
+    stack = Stack(settings)
+    stopping = False
+
+    def _stop(*_: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    try:
+        stack.start()
+    except SupervisorError as exc:
+        _out(f"siyu: could not start: {exc}")
+        stack.stop()
+        raise typer.Exit(1) from exc
+    try:
+        _banner(settings, stack.log_dir)
+        while not stopping:
+            stack.supervise_once()
+            time.sleep(1)
+    except SupervisorError as exc:
+        _out(f"siyu: {exc}")
+    finally:
+        _out("stopping: collector, draining, workers, sink, broker …")
+        drained = stack.stop()
+        count = drained if drained is not None else "an unknown number of"
+        _out(f"stopped; {count} events drained into ClickHouse")
+
+
+def _banner(settings: Settings, log_dir: object) -> None:
+    project, keys = next(iter(settings.projects.items()))
+    write_key, read_key = keys.write_key.get_secret_value(), keys.read_key.get_secret_value()
+    c, s, w = settings.collector, settings.sql, settings.worker
+    _out("siyu is running (embedded stack)")
+    _out(f"  broker     kafka://{settings.kafka.bootstrap}  (Tansu, in memory)")
+    _out(f"  collector  http://{c.host}:{c.port}/v1/batch   write key: {write_key}")
+    _out(f"  sql        http://{s.host}:{s.port}/?query=…      chDB at {settings.chdb_path}")
+    lookup = settings.lookup
+    _out(f"  lookup     http://{lookup.host}:{lookup.port}/v1/users/…  read key: {read_key}")
+    _out(
+        f"  metrics    http://{c.host}:{c.port}/metrics, 127.0.0.1:{w.metrics_port}/metrics "
+        f"(worker), 127.0.0.1:{settings.sink.metrics_port}/metrics (sink)"
+    )
+    _out(f"  project    {project}")
+    _out(f"  logs       {log_dir}")
+    _out("Send demo traffic with `siyu demo` (or `make demo`), then `siyu status` or")
+    _out('`siyu sql "SELECT event, count() FROM siyu.events GROUP BY event"`.')
+    _out("Ctrl-C drains the pipeline and stops.")
+
+
+@app.command()
+def collector() -> None:
+    """Run the HTTP collector (started by `siyu run`)."""
+    from collectors.server import serve
+
+    _setup_logging()
+    serve(Settings())
+
+
+@app.command()
+def worker(index: Annotated[int, typer.Option(help="worker number on this host")] = 0) -> None:
+    """Run one Faust stream worker (started by `siyu run`)."""
+    from streams.worker import run_worker
+
+    _setup_logging()
+    run_worker(Settings(), index=index)
+
+
+@app.command()
+def sink() -> None:
+    """Run the ClickHouse sink and, embedded, the SQL endpoint (started by `siyu run`)."""
+    from sinks.main import serve
+
+    _setup_logging()
+    asyncio.run(serve(Settings()))
+
+
+@app.command()
+def topics() -> None:
+    """Create every siyu topic with its final partition count."""
+    from siyu.topics import ensure_topics
+
+    _setup_logging()
+    created = asyncio.run(ensure_topics(Settings().kafka))
+    _out("created: " + (", ".join(created) or "nothing, all exist"))
+
+
+@app.command()
+def sql(
+    query: str,
+    fmt: Annotated[str, typer.Option("--format", help="output format")] = "PrettyCompact",
+) -> None:
+    """Run a read-only query against the running stack (or the configured ClickHouse)."""
+    from siyu.inspect import SqlError, run_sql
+
+    try:
+        _out(run_sql(Settings(), query, fmt).rstrip("\n"))
+    except SqlError as exc:
+        _out(f"siyu sql: {exc}")
+        raise typer.Exit(1) from exc
+
+
+@app.command()
+def status() -> None:
+    """Rows per table, consumer progress and errors of the running stack."""
+    from siyu.inspect import SqlError, status_report
+
+    try:
+        _out(status_report(Settings()))
+    except SqlError as exc:
+        _out(f"siyu status: {exc}")
+        raise typer.Exit(1) from exc
+
+
+@app.command()
+def demo(
+    users: Annotated[int, typer.Option(help="synthetic users")] = 200,
+    days: Annotated[int, typer.Option(help="days of history to spread them over")] = 3,
+    seed: Annotated[int, typer.Option(help="random seed (same seed, same traffic)")] = 7,
+) -> None:
+    """Send realistic synthetic mini-program + H5 traffic to the running collector."""
+    from siyu.demo import send_demo
+
+    _setup_logging("WARNING")
+    report = send_demo(Settings(), users=users, days=days, seed=seed)
+    _out(
+        f"sent {report.events} events for {report.users} users in {report.requests} requests "
+        f"({report.seconds:.2f}s, {report.events / max(report.seconds, 1e-9):,.0f} events/s); "
+        f"accepted {report.accepted}, rejected {report.rejected}"
+    )
+    _out('Try: siyu sql "SELECT event, count() FROM siyu.events GROUP BY event ORDER BY 2 DESC"')
+
+
+def main() -> None:
+    app()
