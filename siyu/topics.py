@@ -52,7 +52,16 @@ TOPICS: tuple[TopicSpec, ...] = (
         partitions=1,
         doc="events that introduce an identity or join users; one partition serializes links",
     ),
-    TopicSpec("identity.merges", doc="user merges (loser -> survivor), keyed by survivor"),
+    TopicSpec(
+        "identity.merges",
+        doc="user merges (loser -> survivor), keyed by the loser",
+        worker_reads=True,
+    ),
+    TopicSpec(
+        "state.transfer",
+        doc="per-user state of merged-away users, keyed by the survivor (streams/merging.py)",
+        worker_reads=True,
+    ),
     TopicSpec("identity.map", doc="identity -> user id assignments (sink to identity_map)"),
     TopicSpec("tags.changes", doc="tag changes per user"),
     TopicSpec("funnels.progress", doc="funnel step completions per user"),

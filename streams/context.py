@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +20,9 @@ class StreamContext:
     app: faust.App
     settings: Settings
     tables: dict[str, StateTable] = field(default_factory=dict)
+    mergeables: dict[str, tuple[StateTable, Callable[[Any, Any], Any]]] = field(
+        default_factory=dict
+    )
     _topics: dict[str, TopicT] = field(default_factory=dict)
 
     def topic(self, name: str) -> TopicT:

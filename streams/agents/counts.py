@@ -5,12 +5,18 @@ from __future__ import annotations
 from schemas.records import decode_batch
 from streams import metrics
 from streams.context import StreamContext
+from streams.merging import register_merge_transfer
 
 __all__ = ["register"]
 
 
+def _add_counts(survivor: int | None, loser: int | None) -> int:
+    return (survivor or 0) + (loser or 0)
+
+
 def register(ctx: StreamContext) -> None:
     counts = ctx.table("user_event_counts", help="events seen per user id")
+    register_merge_transfer(ctx, counts, _add_counts)
 
     @ctx.app.agent(ctx.topic("events.stitched"), name="counts")
     async def count(stream):  # type: ignore[no-untyped-def]

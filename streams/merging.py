@@ -1,0 +1,66 @@
+"""Move per-user state to the surviving user when the identity graph merges two users.
+
+``identity.merges`` is keyed by the losing user id, so the ``merge_out`` agent runs on
+the partition holding the loser's state in every per-user table (all of them are keyed
+by user id and co-partitioned with ``events.stitched``). It marks the loser as merged
+and sends its state, keyed by the survivor, to ``state.transfer``. The ``merge_in``
+agent, on the survivor's partition, applies the table's pure ``merge(survivor_state,
+loser_state)`` once per (survivor, loser): replays and re-sent transfers are no-ops.
+
+Known limit: an event of the loser already in flight when the merge is decided updates
+the loser's (redirected) state after its transfer; it is not moved again.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+
+from schemas.merge_records import decode_merge
+from streams import metrics
+from streams.context import StreamContext
+from streams.state import StateTable
+
+__all__ = ["register_merge_transfer"]
+
+logger = logging.getLogger(__name__)
+
+MergeFn = Callable[[Any, Any], Any]
+
+
+def register_merge_transfer(ctx: StreamContext, table: StateTable, merge: MergeFn) -> None:
+    """Make ``table`` follow identity merges using the pure ``merge`` function."""
+    first = not ctx.mergeables
+    ctx.mergeables[table.name] = (table, merge)
+    if first:
+        _register_agents(ctx)
+
+
+def _register_agents(ctx: StreamContext) -> None:
+    transfer = ctx.topic("state.transfer")
+
+    @ctx.app.agent(ctx.topic("identity.merges"), name="merge_out")
+    async def merge_out(stream):  # type: ignore[no-untyped-def]
+        async for event in stream.events():
+            m = decode_merge(event.value)
+            for name, (table, _) in ctx.mergeables.items():
+                moved = table.mark_merged(m.loser, m.survivor)
+                if moved is None:
+                    continue
+                state, merged_from = moved
+                doc = {"table": name, "loser": m.loser, "merged_from": merged_from, "state": state}
+                await transfer.send(key=m.survivor.encode(), value=orjson.dumps(doc))
+
+    @ctx.app.agent(transfer, name="merge_in")
+    async def merge_in(stream):  # type: ignore[no-untyped-def]
+        async for event in stream.events():
+            doc = orjson.loads(event.value)
+            table, merge = ctx.mergeables[doc["table"]]
+            applied = table.absorb(
+                event.key.decode(), doc["loser"], doc["state"], doc["merged_from"], merge
+            )
+            outcome = "merged" if applied else "merge_replay_skipped"
+            metrics.EVENTS.labels(agent=f"{doc['table']}_{outcome}").inc()
