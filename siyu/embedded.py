@@ -109,7 +109,7 @@ class Stack:
         for i in range(s.worker.count):
             self._child(f"worker-{i}", "worker", "--index", str(i)).start()
         for i in range(s.worker.count):
-            self._wait_ready(i)
+            self.wait_worker_ready(i)
         self._child("collector", "collector").start()
         self._wait_http(f"http://{s.collector.host}:{s.collector.port}/healthz", "collector", 60)
 
@@ -125,7 +125,7 @@ class Stack:
             time.sleep(0.2)
         raise SupervisorError(f"{name} not ready after {timeout}s; see {self.log_dir}/{name}.log")
 
-    def _wait_ready(self, index: int) -> None:
+    def wait_worker_ready(self, index: int) -> None:
         name = f"worker-{index}"
         url = f"http://127.0.0.1:{self.settings.worker.metrics_port + index}/metrics"
         deadline = time.monotonic() + 120

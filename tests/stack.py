@@ -1,0 +1,144 @@
+"""A running embedded stack for tests: real Tansu, Faust worker(s), chDB, collector."""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+
+from siyu.embedded import Stack
+from siyu.settings import (
+    CollectorSettings,
+    KafkaSettings,
+    LookupSettings,
+    Settings,
+    SinkSettings,
+    SqlSettings,
+    WorkerSettings,
+)
+
+__all__ = ["RunningStack", "free_port", "restart_worker", "running_stack", "stack_settings"]
+
+WRITE_KEY = "demo-write-key"
+READ_KEY = "demo-read-key"
+
+
+def free_port(span: int = 1) -> int:
+    """A port p such that p … p+span-1 are free right now."""
+    for _ in range(200):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            base = s.getsockname()[1]
+        if base + span >= 65535:
+            continue
+        ok = True
+        for p in range(base + 1, base + span):
+            with socket.socket() as s:
+                try:
+                    s.bind(("127.0.0.1", p))
+                except OSError:
+                    ok = False
+                    break
+        if ok:
+            return base
+    raise RuntimeError("no free port range")
+
+
+def stack_settings(data_dir: Path, *, workers: int = 1, **overrides: Any) -> Settings:
+    return Settings(
+        data_dir=data_dir,
+        kafka=KafkaSettings(bootstrap=f"127.0.0.1:{free_port()}"),
+        collector=CollectorSettings(port=free_port(), spool_dir=data_dir / "spool"),
+        sql=SqlSettings(port=free_port()),
+        lookup=LookupSettings(port=free_port()),
+        worker=WorkerSettings(metrics_port=free_port(workers + 1), count=workers),
+        sink=SinkSettings(metrics_port=free_port(), linger_s=0.2),
+        **overrides,
+    )
+
+
+class RunningStack:
+    def __init__(self, stack: Stack) -> None:
+        self.stack = stack
+        self.settings = stack.settings
+        c = self.settings.collector
+        self.collector_url = f"http://{c.host}:{c.port}"
+        self.sql_url = f"http://{self.settings.sql.host}:{self.settings.sql.port}/"
+        self.lookup_url = f"http://{self.settings.lookup.host}:{self.settings.lookup.port}"
+        self.http = httpx.Client(timeout=30)
+
+    def post(
+        self,
+        events: list[dict[str, Any]] | dict[str, Any],
+        *,
+        path: str = "/v1/batch",
+        key: str = WRITE_KEY,
+        **kwargs: Any,
+    ) -> httpx.Response:
+        return self.http.post(
+            self.collector_url + path,
+            content=orjson.dumps(events),
+            headers={
+                "X-Siyu-Key": key,
+                "Content-Type": "application/json",
+                **kwargs.pop("headers", {}),
+            },
+            **kwargs,
+        )
+
+    def sql(self, query: str) -> list[dict[str, Any]]:
+        answer = self.http.post(self.sql_url, content=f"{query} FORMAT JSONEachRow".encode())
+        if answer.status_code != 200:
+            raise AssertionError(f"query failed: {answer.text}")
+        return [orjson.loads(line) for line in answer.text.splitlines() if line]
+
+    def scalar(self, query: str) -> Any:
+        rows = self.sql(query)
+        return next(iter(rows[0].values())) if rows else None
+
+    def wait_for(self, query: str, predicate: Callable[[Any], bool], timeout: float = 60.0) -> Any:
+        """Poll a scalar query until ``predicate(value)``; return the last value."""
+        deadline = time.monotonic() + timeout
+        value: Any = None
+        while time.monotonic() < deadline:
+            try:
+                value = self.scalar(query)
+            except (AssertionError, httpx.HTTPError):
+                value = None
+            if value is not None and predicate(value):
+                return value
+            time.sleep(0.25)
+        raise AssertionError(f"timed out after {timeout}s: {query!r} last gave {value!r}")
+
+    def wait_drained(self, timeout: float = 60.0) -> None:
+        if not self.stack.drain(timeout=timeout):
+            raise AssertionError("pipeline did not drain")
+
+
+@contextmanager
+def running_stack(settings: Settings) -> Iterator[RunningStack]:
+    stack = Stack(settings)
+    try:
+        stack.start()
+        yield RunningStack(stack)
+    finally:
+        stack.stop()
+
+
+def restart_worker(running: RunningStack, index: int = 0, *, hard: bool = True) -> None:
+    """Kill (SIGKILL) or stop (SIGTERM) one worker; the supervisor starts it again."""
+    child = running.stack.children[f"worker-{index}"]
+    assert child.proc is not None
+    if hard:
+        child.proc.kill()
+    else:
+        child.proc.terminate()
+    child.proc.wait(60)
+    assert f"worker-{index}" in running.stack.supervise_once()
+    running.stack.wait_worker_ready(index)
