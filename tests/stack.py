@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import socket
 import time
 from collections.abc import Callable, Iterator
@@ -29,23 +30,24 @@ WRITE_KEY = "demo-write-key"
 READ_KEY = "demo-read-key"
 
 
+def _bindable(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 def free_port(span: int = 1) -> int:
-    """A port p such that p … p+span-1 are free right now."""
-    for _ in range(200):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            base = s.getsockname()[1]
-        if base + span >= 65535:
-            continue
-        ok = True
-        for p in range(base + 1, base + span):
-            with socket.socket() as s:
-                try:
-                    s.bind(("127.0.0.1", p))
-                except OSError:
-                    ok = False
-                    break
-        if ok:
+    """A port p such that p … p+span-1 are free right now.
+
+    Chosen below the kernel's ephemeral range (32768+), so the many short-lived outgoing
+    connections of a running stack cannot take it between this check and the bind.
+    """
+    for _ in range(500):
+        base = random.randrange(20000, 32000 - span)
+        if all(_bindable(p) for p in range(base, base + span)):
             return base
     raise RuntimeError("no free port range")
 
