@@ -1,9 +1,8 @@
-"""Table recovery on the embedded broker needs streams/recovery.py.
+"""A gracefully restarted worker recovers every key of its tables from the changelog.
 
-Tansu answers ListOffsets(latest) with the base offset of the last record batch + 1.
-Unpatched, Faust stops recovering a changelog at that offset, silently restoring stale
-values for keys written in the last batch; a graceful restart commits everything, so
-nothing is replayed to heal them. This test fails without the patch.
+A graceful stop commits everything, so nothing is replayed that could hide a key
+recovered with a stale value (the failure the ListOffsets patch prevents; the patch
+itself is checked against the broker in test_offsets.py).
 """
 
 from __future__ import annotations
