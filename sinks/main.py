@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
+from collections.abc import Iterator
 
 import uvicorn
 from prometheus_client import start_http_server
@@ -19,6 +21,14 @@ from siyu.settings import Settings
 __all__ = ["open_writer", "serve"]
 
 logger = logging.getLogger(__name__)
+
+
+class _OwnSignalsServer(uvicorn.Server):
+    """Leaves SIGTERM/SIGINT to the sink: it flushes before the SQL endpoint goes away."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
 
 
 def open_writer(settings: Settings) -> ClickHouseWriter:
@@ -59,8 +69,7 @@ async def serve(settings: Settings) -> None:
             log_level="warning",
             lifespan="off",
         )
-        sql_server = uvicorn.Server(config)
-        sql_server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+        sql_server = _OwnSignalsServer(config)
         sql_task = asyncio.create_task(sql_server.serve())
     try:
         await service.run(stop)

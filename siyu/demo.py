@@ -129,10 +129,12 @@ def _visit(rng: random.Random, user: _User, start: int) -> list[dict[str, Any]]:
     return s.events
 
 
-def demo_events(*, users: int, days: int, seed: int, now_ms: int) -> list[list[dict[str, Any]]]:
+def demo_events(
+    *, users: int, days: int, seed: int, now_ms: int
+) -> list[list[list[dict[str, Any]]]]:
     """Per user, a list of batches (one request each) of native events, oldest first."""
     rng = random.Random(seed)
-    out: list[list[dict[str, Any]]] = []
+    out: list[list[list[dict[str, Any]]]] = []
     for n in range(users):
         user = _new_user(rng, n, seed)
         starts = sorted(now_ms - rng.randint(0, days * 86400_000) for _ in range(rng.randint(1, 3)))

@@ -52,9 +52,10 @@ class StreamContext:
             "partitions": self.settings.kafka.partitions,
             "help": help,
         }
-        if global_:
-            table = self.app.GlobalTable(name, recovery_buffer_size=1, **kwargs)
-        else:
-            table = self.app.Table(name, **kwargs)
+        table: Any = (
+            self.app.GlobalTable(name, recovery_buffer_size=1, **kwargs)
+            if global_
+            else self.app.Table(name, **kwargs)
+        )
         self.tables[name] = StateTable(table)
         return self.tables[name]

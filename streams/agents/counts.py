@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from schemas.records import decode_batch
 from streams import metrics
 from streams.context import StreamContext
@@ -24,7 +26,7 @@ def register(ctx: StreamContext) -> None:
             batch = decode_batch(event.value)
             n = len(batch.events)
             applied, _ = counts.update(
-                batch.key, batch.origin, batch.origin_offset, lambda old, n=n: (old or 0) + n
+                batch.key, batch.origin, batch.origin_offset, partial(_add_counts, loser=n)
             )
             outcome = "applied" if applied else "replay_skipped"
             metrics.EVENTS.labels(agent=f"counts_{outcome}").inc(n)
