@@ -1,21 +1,61 @@
-"""Prometheus metrics of the collector (served on its own ``/metrics``)."""
+"""Prometheus metrics of the collector (served on its own ``/metrics``).
+
+Label values are bounded: ``route`` is one of the collector's route names, ``project``
+a configured project (unknown ones are refused before anything is counted by project),
+``reason`` a stable rejection code, never free text.
+"""
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
-__all__ = ["BYTES", "EVENTS", "LATENCY", "REQUESTS"]
+__all__ = [
+    "BYTES",
+    "EVENTS",
+    "LATENCY",
+    "PRODUCER_QUEUE",
+    "REJECTIONS",
+    "REQUESTS",
+    "SPOOLED",
+    "SPOOL_AGE",
+    "SPOOL_BYTES",
+    "WARNINGS",
+]
 
 REQUESTS = Counter(
-    "siyu_collector_requests_total", "HTTP requests by route and status", ["route", "status"]
+    "siyu_collector_requests_total",
+    "HTTP requests by route, project and outcome (ok, rejected, bad_body, unauthorized, …)",
+    ["route", "project", "outcome"],
 )
 EVENTS = Counter(
-    "siyu_collector_events_total", "Events by project and outcome", ["project", "outcome"]
+    "siyu_collector_events_total",
+    "Events by route, project and outcome (accepted, rejected)",
+    ["route", "project", "outcome"],
 )
-BYTES = Counter("siyu_collector_bytes_total", "Request body bytes received", ["route"])
+REJECTIONS = Counter(
+    "siyu_collector_rejections_total",
+    "Rejected events and unreadable bodies by route and reason code",
+    ["route", "reason"],
+)
+WARNINGS = Counter(
+    "siyu_collector_warnings_total",
+    "Accepted events with a normalization warning (junk identity, coerced type, clock)",
+    ["kind"],
+)
+BYTES = Counter("siyu_collector_bytes_total", "Request bytes received (as sent)", ["route"])
 LATENCY = Histogram(
     "siyu_collector_request_seconds",
     "Request latency by route",
     ["route"],
-    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+PRODUCER_QUEUE = Gauge(
+    "siyu_collector_producer_queue", "Kafka messages sent and not yet acknowledged"
+)
+SPOOLED = Counter(
+    "siyu_collector_spooled_total", "Kafka messages written to the disk spool", ["outcome"]
+)
+SPOOL_BYTES = Gauge("siyu_collector_spool_bytes", "Spooled bytes not yet replayed to Kafka")
+SPOOL_AGE = Gauge(
+    "siyu_collector_spool_oldest_seconds", "Age of the oldest spooled message not yet replayed"
 )

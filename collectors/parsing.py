@@ -1,64 +1,28 @@
-"""Pure parsing of the native envelope: raw body → events and per-event rejections.
+"""Pure parsing of the native wire formats: raw body → events and per-event rejections.
 
-No I/O here: the caller passes the receive time and limits, and gets typed records back.
+No I/O here: the caller passes the receive time, limits and enrichment, and gets typed
+records back. Accepted shapes: a JSON array of events, ``{"sent_at", "events"}``, one
+event object, or NDJSON (one event per line); the same bytes whether they came as
+``application/json``, ``text/plain`` (``navigator.sendBeacon``) or base64url in a pixel URL.
 """
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Iterable, Mapping
+import base64
+import binascii
+import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
+from collectors.envelope import Rejection, normalize
 from collectors.exceptions import BadBody
-from schemas.records import EVENT_TYPES, EventBatch, TrackEvent
+from collectors.limits import Limits
+from schemas.records import TrackEvent
 
-__all__ = [
-    "JUNK_IDENTITY_VALUES",
-    "Limits",
-    "Parsed",
-    "Rejection",
-    "group_by_key",
-    "parse_native",
-    "primary_identity",
-    "stored_time",
-]
-
-# Values SDKs send when an id is missing; they must never link two people.
-JUNK_IDENTITY_VALUES = frozenset(
-    {"", "null", "none", "undefined", "0", "-1", "anonymous", "[object object]", "nan", "nil"}
-)
-# Device-level ids first: one device's events stay on one partition, in order, across a login.
-_KEY_PRIORITY = (
-    "anonymous_id",
-    "cookie_id",
-    "device_id",
-    "wx_openid",
-    "wx_unionid",
-    "login_id",
-    "member_id",
-    "mobile",
-)
-_PLATFORMS = frozenset({"miniprogram", "h5", "app", "server", "official_account", "wecom", "web"})
-
-
-@dataclass(frozen=True, slots=True)
-class Limits:
-    max_events: int = 1000
-    max_future_ms: int = 23 * 3600 * 1000
-    max_past_ms: int = 2 * 365 * 86400 * 1000
-    max_name_length: int = 128
-    max_properties: int = 500
-
-
-@dataclass(frozen=True, slots=True)
-class Rejection:
-    index: int
-    reason: str
-    payload: bytes
-    event_id: str = ""
+__all__ = ["Parsed", "decode_base64", "inflate", "parse_events", "parse_native", "parse_pixel"]
 
 
 @dataclass
@@ -66,169 +30,173 @@ class Parsed:
     events: list[TrackEvent] = field(default_factory=list)
     rejections: list[Rejection] = field(default_factory=list)
     sent_at: int | None = None
+    warnings: list[tuple[int, tuple[str, ...]]] = field(default_factory=list)
+    """(index, warnings) of accepted events that were normalized with a warning."""
+
+    def add(self, index: int, verdict: TrackEvent | Rejection) -> None:
+        if isinstance(verdict, Rejection):
+            self.rejections.append(verdict)
+            return
+        self.events.append(verdict)
+        if verdict.warnings:
+            self.warnings.append((index, verdict.warnings))
+
+
+def inflate(body: bytes, *, wbits: int, limit: int) -> bytes:
+    """Decompress with a size cap (decompression-bomb guard).
+
+    ``wbits``: 31 gzip, 15 zlib, 47 either.
+    """
+    d = zlib.decompressobj(wbits=wbits)
+    try:
+        out = d.decompress(body, limit + 1)
+    except zlib.error as exc:
+        raise BadBody(f"cannot decompress body: {exc}", code="bad_compression") from exc
+    if len(out) > limit or d.unconsumed_tail:
+        raise BadBody(
+            f"body larger than {limit} bytes once decompressed", status=413, code="too_large"
+        )
+    if not d.eof:
+        raise BadBody("cannot decompress body: truncated stream", code="bad_compression")
+    return out
+
+
+def decode_base64(text: str | bytes) -> bytes:
+    """Standard or URL-safe base64, padding optional; spaces are ``+`` mangled by form decoding."""
+    if isinstance(text, str):
+        try:
+            raw = text.strip().replace(" ", "+").encode("ascii")
+        except UnicodeEncodeError as exc:
+            raise BadBody("invalid base64: non-ASCII characters", code="bad_base64") from exc
+    else:
+        raw = text.strip().replace(b" ", b"+")
+    raw = raw.replace(b"-", b"+").replace(b"_", b"/").rstrip(b"=.")
+    try:
+        return base64.b64decode(raw + b"=" * (-len(raw) % 4), validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise BadBody(f"invalid base64: {exc}", code="bad_base64") from exc
 
 
 def _loads(body: bytes) -> Any:
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
-        raise BadBody(f"invalid JSON: {exc}") from exc
+        raise BadBody(f"invalid JSON: {exc}", code="bad_json") from exc
 
 
-def parse_native(body: bytes, *, received_at: int, limits: Limits) -> Parsed:
-    """Parse a ``/v1/batch`` body: a JSON array, ``{"sent_at", "events"}`` or one event."""
-    doc = _loads(body)
+def _ndjson(body: bytes) -> tuple[list[Any], list[tuple[int, bytes, str]]]:
+    """Documents of an NDJSON body, and the (index, line, error) of lines that are not JSON."""
+    docs: list[Any] = []
+    bad: list[tuple[int, bytes, str]] = []
+    index = 0
+    for line in body.split(b"\n"):
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            docs.append(orjson.loads(line))
+        except orjson.JSONDecodeError as exc:
+            docs.append(_BAD_LINE)
+            bad.append((index, line, str(exc)))
+        index += 1
+    return docs, bad
+
+
+_BAD_LINE = object()
+
+
+def parse_native(
+    body: bytes,
+    *,
+    received_at: int,
+    limits: Limits,
+    ndjson: bool = False,
+    enrichment: Mapping[str, str] | None = None,
+) -> Parsed:
+    """Parse a ``/v1/batch`` body: a JSON array, ``{"sent_at", "events"}``, one event or NDJSON."""
+    bad: list[tuple[int, bytes, str]] = []
+    if ndjson:
+        docs, bad = _ndjson(body)
+        return parse_events(
+            docs, received_at=received_at, limits=limits, bad=bad, enrichment=enrichment
+        )
+    try:
+        doc = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        if b"\n" not in body.strip():
+            raise BadBody(f"invalid JSON: {exc}", code="bad_json") from exc
+        docs, bad = _ndjson(body)
+        if len(bad) == len(docs):
+            raise BadBody(f"invalid JSON: {exc}", code="bad_json") from exc
+        return parse_events(
+            docs, received_at=received_at, limits=limits, bad=bad, enrichment=enrichment
+        )
     sent_at: int | None = None
     if isinstance(doc, dict) and "events" in doc:
-        sent_at = doc.get("sent_at") if isinstance(doc.get("sent_at"), int) else None
+        sent_at = _sent_at(doc.get("sent_at"))
         doc = doc["events"]
     if isinstance(doc, dict):
         doc = [doc]
     if not isinstance(doc, list):
-        raise BadBody("body must be a JSON array of events or {'sent_at', 'events'}")
-    if len(doc) > limits.max_events:
-        raise BadBody(f"{len(doc)} events in one batch, limit is {limits.max_events}", status=413)
-    parsed = Parsed(sent_at=sent_at)
-    for index, raw in enumerate(doc):
-        verdict = normalize(
-            raw, index=index, received_at=received_at, sent_at=sent_at, limits=limits
+        raise BadBody(
+            "body must be a JSON array of events, {'sent_at', 'events'}, one event or NDJSON",
+            code="bad_shape",
         )
-        if isinstance(verdict, Rejection):
-            parsed.rejections.append(verdict)
-        else:
-            parsed.events.append(verdict)
+    return parse_events(
+        doc, received_at=received_at, limits=limits, sent_at=sent_at, enrichment=enrichment
+    )
+
+
+def _sent_at(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int) and 0 < value < 2**62:
+        return value
+    if isinstance(value, str) and value.isdigit() and len(value) <= 18:
+        return int(value)
+    return None
+
+
+def parse_events(
+    docs: list[Any],
+    *,
+    received_at: int,
+    limits: Limits,
+    sent_at: int | None = None,
+    bad: list[tuple[int, bytes, str]] = (),  # type: ignore[assignment]
+    enrichment: Mapping[str, str] | None = None,
+) -> Parsed:
+    if len(docs) > limits.max_events:
+        raise BadBody(
+            f"{len(docs)} events in one batch, limit is {limits.max_events}",
+            status=413,
+            code="too_many_events",
+        )
+    parsed = Parsed(sent_at=sent_at)
+    bad_lines = {index: (line, error) for index, line, error in bad}
+    for index, raw in enumerate(docs):
+        if raw is _BAD_LINE:
+            line, error = bad_lines[index]
+            parsed.rejections.append(Rejection(index, "bad_json", f"invalid JSON: {error}", line))
+            continue
+        verdict = normalize(
+            raw,
+            index=index,
+            received_at=received_at,
+            sent_at=sent_at,
+            limits=limits,
+            enrichment=enrichment,
+        )
+        parsed.add(index, verdict)
     return parsed
 
 
-def stored_time(
-    client_time: int | None, *, received_at: int, sent_at: int | None, limits: Limits
-) -> tuple[int, str | None]:
-    """Stored time and a warning: ``received_at + (time − sent_at)`` when ``sent_at`` is known."""
-    if client_time is None:
-        return received_at, "time_missing"
-    t = received_at + (client_time - sent_at) if sent_at is not None else client_time
-    if t > received_at + limits.max_future_ms:
-        return received_at, "time_in_future"
-    if t < received_at - limits.max_past_ms:
-        return received_at, "time_too_old"
-    return t, None
-
-
-def _clean_identities(raw: Any) -> tuple[dict[str, str], list[str]]:
-    if not isinstance(raw, Mapping):
-        return {}, (["identities_not_object"] if raw is not None else [])
-    clean: dict[str, str] = {}
-    warnings: list[str] = []
-    for key, value in raw.items():
-        if value is None or isinstance(value, (dict, list, bool)):
-            warnings.append(f"junk_identity:{key}")
-            continue
-        text = str(value).strip()
-        if text.lower() in JUNK_IDENTITY_VALUES:
-            warnings.append(f"junk_identity:{key}")
-            continue
-        clean[str(key).strip()] = text
-    return clean, warnings
-
-
-def normalize(
-    raw: Any, *, index: int, received_at: int, sent_at: int | None, limits: Limits
-) -> TrackEvent | Rejection:
-    """One raw event → a :class:`TrackEvent`, or a :class:`Rejection` with the reason."""
-    payload = orjson.dumps(raw)
-    if not isinstance(raw, dict):
-        return Rejection(index, "event is not a JSON object", payload)
-    event_id = raw.get("event_id")
-    if event_id is not None and (not isinstance(event_id, str) or not 0 < len(event_id) <= 128):
-        return Rejection(
-            index, "event_id must be a non-empty string of at most 128 characters", payload
-        )
-    event_id = event_id or str(uuid.uuid4())
-    etype = raw.get("type", "track")
-    if etype not in EVENT_TYPES:
-        return Rejection(index, f"unknown type {etype!r}", payload, event_id)
-    name = raw.get("event", "")
-    if etype == "track" and (not isinstance(name, str) or not name):
-        return Rejection(index, "track event needs a non-empty 'event' name", payload, event_id)
-    if not isinstance(name, str) or len(name) > limits.max_name_length:
-        return Rejection(
-            index, f"event name longer than {limits.max_name_length}", payload, event_id
-        )
-    properties = raw.get("properties") or {}
-    if not isinstance(properties, dict):
-        return Rejection(index, "properties must be an object", payload, event_id)
-    if len(properties) > limits.max_properties:
-        return Rejection(index, f"more than {limits.max_properties} properties", payload, event_id)
-    context = raw.get("context") or {}
-    if not isinstance(context, dict):
-        return Rejection(index, "context must be an object", payload, event_id)
-    identities, warnings = _clean_identities(raw.get("identities"))
-    if not identities:
-        return Rejection(index, "no usable identity", payload, event_id)
-    client_time = raw.get("time")
-    if client_time is not None and (
-        not isinstance(client_time, int) or isinstance(client_time, bool)
-    ):
-        return Rejection(index, "time must be epoch milliseconds (integer)", payload, event_id)
-    time, warning = stored_time(
-        client_time, received_at=received_at, sent_at=sent_at, limits=limits
+def parse_pixel(
+    data: str, *, received_at: int, limits: Limits, enrichment: Mapping[str, str] | None = None
+) -> Parsed:
+    """``GET /v1/pixel.gif?data=<base64url JSON event or batch>``."""
+    if not data:
+        raise BadBody("missing data= parameter", code="no_data")
+    return parse_native(
+        decode_base64(data), received_at=received_at, limits=limits, enrichment=enrichment
     )
-    if warning:
-        warnings.append(warning)
-    platform = raw.get("platform") or "server"
-    if platform not in _PLATFORMS:
-        return Rejection(index, f"unknown platform {platform!r}", payload, event_id)
-    lib = context.get("lib") if isinstance(context.get("lib"), dict) else {}
-    return TrackEvent(
-        event_id=event_id,
-        type=etype,
-        event=name,
-        time=time,
-        client_time=client_time,
-        platform=platform,
-        identities=identities,
-        properties=properties,
-        context=context,
-        lib_name=str(lib.get("name", "")),
-        lib_version=str(lib.get("version", "")),
-        warnings=tuple(warnings),
-    )
-
-
-def primary_identity(identities: Mapping[str, str]) -> str:
-    """The partition key of an event: its most device-stable identity, as ``type=value``."""
-    for wanted in _KEY_PRIORITY:
-        for key in sorted(identities):
-            if key == wanted or key.startswith(wanted + ":"):
-                return f"{key}={identities[key]}"
-    key = min(identities)
-    return f"{key}={identities[key]}"
-
-
-def group_by_key(
-    events: Iterable[TrackEvent],
-    *,
-    project: str,
-    received_at: int,
-    sent_at: int | None,
-    ip: str,
-    user_agent: str,
-    source: str,
-) -> list[EventBatch]:
-    """One :class:`EventBatch` (one Kafka record) per partition key, order kept."""
-    groups: dict[str, list[TrackEvent]] = {}
-    for e in events:
-        groups.setdefault(primary_identity(e.identities), []).append(e)
-    return [
-        EventBatch(
-            project=project,
-            key=key,
-            received_at=received_at,
-            sent_at=sent_at,
-            ip=ip,
-            user_agent=user_agent,
-            source=source,
-            events=tuple(group),
-        )
-        for key, group in groups.items()
-    ]

@@ -31,26 +31,44 @@ class EventProducer(Protocol):
 
 
 class KafkaEventProducer:
+    """aiokafka with ``acks=all``. ``start`` raises ProduceFailed when no broker answers."""
+
     def __init__(self, *, bootstrap: str, timeout_s: float) -> None:
         self.bootstrap = bootstrap
         self.timeout_s = timeout_s
         self._producer: AIOKafkaProducer | None = None
 
+    @property
+    def started(self) -> bool:
+        return self._producer is not None
+
     async def start(self) -> None:
-        # Built here: aiokafka binds to the running loop.
-        self._producer = AIOKafkaProducer(
+        # Built here: aiokafka binds to the running loop. A message not delivered within
+        # request_timeout_ms fails in aiokafka itself instead of arriving late, so what the
+        # caller spools after a timeout is rarely sent twice.
+        producer = AIOKafkaProducer(
             bootstrap_servers=self.bootstrap,
             acks="all",
             linger_ms=2,
             max_batch_size=1 << 20,
             max_request_size=8 << 20,
             request_timeout_ms=int(self.timeout_s * 1000),
+            metadata_max_age_ms=5000,
         )
-        await self._producer.start()
+        try:
+            await producer.start()
+        except (KafkaError, OSError) as exc:
+            await producer.stop()
+            raise ProduceFailed(f"event broker unavailable: {exc}") from exc
+        self._producer = producer
 
     async def stop(self) -> None:
         if self._producer is not None:
-            await self._producer.stop()
+            producer, self._producer = self._producer, None
+            try:
+                await asyncio.wait_for(producer.stop(), self.timeout_s * 2)
+            except (KafkaError, TimeoutError) as exc:
+                logger.warning("producer did not flush on stop: %s", exc)
 
     async def send_many(self, messages: Sequence[Message]) -> None:
         if self._producer is None:
@@ -62,5 +80,5 @@ class KafkaEventProducer:
             ]
             await asyncio.wait_for(asyncio.gather(*futures), self.timeout_s)
         except (KafkaError, TimeoutError) as exc:
-            logger.warning("produce failed: %s", exc)
-            raise ProduceFailed(f"event broker unavailable: {exc}") from exc
+            logger.warning("produce failed: %r", exc)
+            raise ProduceFailed(f"event broker unavailable: {exc!r}") from exc

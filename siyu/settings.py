@@ -78,9 +78,31 @@ class CollectorSettings(BaseSettings):
     """Client times further ahead than this fall back to the receive time."""
     max_past_ms: int = Field(default=2 * 365 * 86400 * 1000, ge=0)
     """Client times further back than this fall back to the receive time."""
+    max_properties: int = Field(default=500, ge=1)
+    """Most properties one event may carry."""
+    max_name_length: int = Field(default=128, ge=1)
+    """Longest event name or property name."""
+    max_depth: int = Field(default=8, ge=1)
+    """Deepest nesting of objects/arrays inside properties and context."""
+    max_value_bytes: int = Field(default=16_384, ge=64)
+    """Longest string value (UTF-8 characters) inside properties and context."""
+    max_url_bytes: int = Field(default=131_072, ge=1024)
+    """Longest query string of a GET beacon (image pixels, Sensors ``/sa.gif``)."""
+    trusted_proxies: str = ""
+    """Comma-separated IPs/CIDRs whose ``X-Forwarded-For`` is believed (e.g. ``10.0.0.0/8``)."""
+    cors_origins: str = "*"
+    """Comma-separated origins allowed to send with credentials; ``*`` echoes any origin."""
+    ip2region_db: Path | None = None
+    """ip2region ``.xdb`` file for the region enrichment; unset or missing: no region."""
+    server: str = Field(default="granian", pattern="^(granian|uvicorn)$")
+    workers: int = Field(default=1, ge=1)
     spool_dir: Path | None = None
     """Local spool used while Kafka is away; defaults to ``<data_dir>/spool``."""
+    spool_max_bytes: int = Field(default=1 << 30, ge=1 << 16)
+    """Spool size at which requests are refused (503 + Retry-After)."""
+    spool_segment_bytes: int = Field(default=16 << 20, ge=1 << 12)
     produce_timeout_s: float = Field(default=5.0, gt=0)
+    """How long a request waits for Kafka before its events go to the spool instead."""
 
 
 class SqlSettings(BaseSettings):
