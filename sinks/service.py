@@ -64,11 +64,15 @@ class SinkService:
         self.settings = settings
         self.writer = writer
         self.routes = routes
-        self.batch = Batch(max_rows=settings.sink.batch_rows, linger_s=settings.sink.linger_s)
+        self.batch = self._new_batch()
+        self._inflight: asyncio.Task[None] | None = None
         self._by_topic: dict[str, Route | None] = {}
         self._specs: dict[str, TableSpec] = {}
         self.consumer: AIOKafkaConsumer | None = None
         self.rows_written = 0
+
+    def _new_batch(self) -> Batch:
+        return Batch(max_rows=self.settings.sink.batch_rows, linger_s=self.settings.sink.linger_s)
 
     def pattern(self) -> str:
         parts = [re.escape(r.topic) for r in self.routes if r.topic]
@@ -146,46 +150,57 @@ class SinkService:
             self.batch.add(table.name, row, now)
 
     async def flush(self, *, final: bool = False) -> None:
-        """Write every pending row, then commit the offsets they came from."""
-        if not self.batch.offsets and not self.batch.size:
-            return
+        """Hand the pending rows to the writer; ``final`` waits until they are committed.
+
+        One batch is written while the next one fills (fetching and converting overlap
+        the insert). Batches are written and committed strictly in order.
+        """
+        if self._inflight is not None:
+            await self._inflight
+            self._inflight = None
+        if self.batch.offsets or self.batch.size:
+            batch, self.batch = self.batch, self._new_batch()
+            metrics.PENDING_ROWS.set(0)
+            self._inflight = asyncio.create_task(self._write_and_commit(batch, final=final))
+        if final and self._inflight is not None:
+            await self._inflight
+            self._inflight = None
+
+    async def _write_and_commit(self, batch: Batch, *, final: bool) -> None:
         delay = 0.25
+        size = batch.size
         while True:
             try:
-                await asyncio.to_thread(self._write_all)
+                await asyncio.to_thread(self._write_all, batch)
                 break
             except SinkError as exc:
                 kind = "unavailable" if exc.retriable else "rejected"
                 metrics.ERRORS.labels(kind=kind).inc()
                 log = logger.warning if exc.retriable else logger.error
-                log(
-                    "insert into %s failed (%s), retrying in %.1fs: %s", exc.table, kind, delay, exc
-                )
+                log("insert into %s failed (%s), retry in %.1fs: %s", exc.table, kind, delay, exc)
                 if isinstance(exc, SinkRejected) and final:
                     raise
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.settings.sink.retry_max_s)
-        await self._commit()
-        metrics.BATCH_ROWS.observe(self.batch.size)
-        self.batch.clear()
-        metrics.PENDING_ROWS.set(0)
+        await self._commit(batch.offsets)
+        metrics.BATCH_ROWS.observe(size)
 
-    def _write_all(self) -> None:
-        for table, rows in list(self.batch.rows.items()):
+    def _write_all(self, batch: Batch) -> None:
+        for table, rows in list(batch.rows.items()):
             started = time.perf_counter()
             self.writer.insert(table, self._specs[table].columns, rows)
             metrics.INSERT_SECONDS.labels(table=table).observe(time.perf_counter() - started)
             metrics.ROWS.labels(table=table).inc(len(rows))
             self.rows_written += len(rows)
             # A table written is not written again if a later table of the batch fails.
-            del self.batch.rows[table]
+            del batch.rows[table]
 
-    async def _commit(self) -> None:
-        if not self.batch.offsets or self.consumer is None:
+    async def _commit(self, offsets: dict[tuple[str, int], int]) -> None:
+        if not offsets or self.consumer is None:
             return
-        offsets = {TopicPartition(t, p): o for (t, p), o in self.batch.offsets.items()}
+        tps = {TopicPartition(t, p): o for (t, p), o in offsets.items()}
         try:
-            await self.consumer.commit(offsets)
+            await self.consumer.commit(tps)
         except (CommitFailedError, KafkaError) as exc:
             # The records are consumed again after the rebalance; inserts are idempotent.
             metrics.ERRORS.labels(kind="commit").inc()

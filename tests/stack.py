@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import random
-import socket
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -14,6 +12,7 @@ import httpx
 import orjson
 
 from siyu.embedded import Stack
+from siyu.ports import free_port
 from siyu.settings import (
     CollectorSettings,
     KafkaSettings,
@@ -28,28 +27,6 @@ __all__ = ["RunningStack", "free_port", "restart_worker", "running_stack", "stac
 
 WRITE_KEY = "demo-write-key"
 READ_KEY = "demo-read-key"
-
-
-def _bindable(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
-
-
-def free_port(span: int = 1) -> int:
-    """A port p such that p … p+span-1 are free right now.
-
-    Chosen below the kernel's ephemeral range (32768+), so the many short-lived outgoing
-    connections of a running stack cannot take it between this check and the bind.
-    """
-    for _ in range(500):
-        base = random.randrange(20000, 32000 - span)
-        if all(_bindable(p) for p in range(base, base + span)):
-            return base
-    raise RuntimeError("no free port range")
 
 
 def stack_settings(data_dir: Path, *, workers: int = 1, **overrides: Any) -> Settings:

@@ -5,9 +5,8 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 
-import orjson
-
-from schemas.records import decode_batch, decode_dead_letter
+from schemas.codec import codec
+from schemas.records import decode_dead_letter
 from sinks.route import Record, Route, Row, TableSpec
 from siyu.settings import Settings
 
@@ -55,32 +54,36 @@ DEAD_LETTERS = TableSpec(
 
 
 def event_rows(record: Record) -> Iterator[tuple[TableSpec, Row]]:
+    """Rows straight from the Avro record: properties and context stay the JSON text the
+    collector wrote (no parse and re-serialize on the sink's hot path)."""
     _require_value(record)
-    batch = decode_batch(record.value or b"")
-    for e in batch.events:
+    b = codec("event_batch").decode(record.value or b"")
+    project, received_at, sent_at = b["project"], b["received_at"], b["sent_at"]
+    ip, user_agent, source = b["ip"], b["user_agent"], b["source"]
+    for e in b["events"]:
         yield (
             EVENTS,
             (
-                batch.project,
-                e.event_id,
-                e.type,
-                e.event,
-                e.time,
-                e.client_time,
-                batch.received_at,
-                batch.sent_at,
-                e.user_id or "",
-                e.platform,
-                dict(e.identities),
-                orjson.dumps(e.properties).decode(),
-                orjson.dumps(e.context).decode(),
-                e.lib_name,
-                e.lib_version,
-                batch.ip,
-                batch.user_agent,
-                batch.source,
-                list(e.warnings),
-                dict(e.enrichment),
+                project,
+                e["event_id"],
+                e["type"],
+                e["event"],
+                e["time"],
+                e["client_time"],
+                received_at,
+                sent_at,
+                e["user_id"] or "",
+                e["platform"],
+                e["identities"],
+                e["properties"],
+                e["context"],
+                e["lib_name"],
+                e["lib_version"],
+                ip,
+                user_agent,
+                source,
+                e["warnings"],
+                e["enrichment"],
             ),
         )
 
