@@ -16,6 +16,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 __all__ = [
     "ClickHouseSettings",
     "CollectorSettings",
+    "IdentitySettings",
     "KafkaSettings",
     "LookupSettings",
     "Project",
@@ -120,6 +121,15 @@ class LookupSettings(BaseSettings):
     port: int = 8081
 
 
+class IdentitySettings(BaseSettings):
+    model_config = _section("SIYU_IDENTITY_")
+
+    rules_path: Path | None = None
+    """TOML file of identity rules applied on top of the defaults (see docs/identity.md)."""
+    dedupe_window: int = Field(default=100_000, ge=1)
+    """Recent event ids remembered per ``events.raw`` partition to drop client retries."""
+
+
 class WorkerSettings(BaseSettings):
     model_config = _section("SIYU_WORKER_")
 
@@ -174,6 +184,7 @@ class Settings(BaseSettings):
     collector: CollectorSettings = Field(default_factory=CollectorSettings)
     sql: SqlSettings = Field(default_factory=SqlSettings)
     lookup: LookupSettings = Field(default_factory=LookupSettings)
+    identity: IdentitySettings = Field(default_factory=IdentitySettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     sink: SinkSettings = Field(default_factory=SinkSettings)
 
@@ -216,7 +227,16 @@ class Settings(BaseSettings):
         """Environment that makes a child process build equal settings."""
         env: dict[str, Any] = {"SIYU_DATA_DIR": str(self.data_dir)}
         env["SIYU_PROJECTS"] = _projects_json(self.projects)
-        for section in ("kafka", "clickhouse", "collector", "sql", "lookup", "worker", "sink"):
+        for section in (
+            "kafka",
+            "clickhouse",
+            "collector",
+            "sql",
+            "lookup",
+            "identity",
+            "worker",
+            "sink",
+        ):
             model = getattr(self, section)
             for name, value in model.model_dump().items():
                 if value is None:
