@@ -7,7 +7,9 @@ one and ``siyu collector`` the spooling Kafka one. Routes:
   deflate ``Content-Encoding``; ``text/plain`` (sendBeacon) alike.
 - ``GET /v1/pixel.gif?data=<base64url>``: image beacon, answers a 1×1 GIF.
 - ``POST/GET /sa``, ``GET/POST /sa.gif`` (``?project=``): the Sensors Data wire format.
-- ``GET /healthz``, ``GET /metrics``.
+- ``GET /healthz``, ``GET /metrics`` (Starlette).
+
+Every known failure is a :class:`CollectorError`, mapped to one answer in ``_answer_error``.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any
 
 import orjson
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -23,7 +27,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from collectors import metrics
 from collectors.cors import CORSMiddleware
@@ -35,12 +39,14 @@ from collectors.exceptions import (
     Unauthorized,
     UnknownProject,
 )
+from collectors.http import Incoming, send_answer
 from collectors.keys import group_by_key
 from collectors.limits import Limits
 from collectors.parsing import Parsed, inflate, parse_native, parse_pixel
 from collectors.producer import EventProducer, Message
 from collectors.sensors import parse_sensors
-from schemas.records import DeadLetter, encode_batch, encode_dead_letter
+from collectors.wire import encode_batch
+from schemas.records import DeadLetter, encode_dead_letter
 from siyu.settings import Settings
 
 __all__ = ["GIF", "build_app"]
@@ -52,11 +58,36 @@ GIF = bytes.fromhex(
     "47494638396101000100800000000000ffffff21f90401000000002c00000000010001000002024401003b"
 )
 _NO_STORE = {"Cache-Control": "no-store, no-cache, must-revalidate"}
-Parser = Callable[[Request, bytes, int, dict[str, str]], Parsed]
+Parser = Callable[[Incoming, bytes, int, dict[str, str]], Parsed]
 
 
 def _now_ms() -> int:
     return time.time_ns() // 1_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class IngestRoute:
+    name: str
+    """Metric label."""
+    source: str
+    """``EventBatch.source``: native, pixel, sensors."""
+    methods: frozenset[str]
+    sensors: bool
+    parse: Parser
+
+
+class _Counters:
+    """Prometheus children per label set, resolved once (``labels()`` is slow per call)."""
+
+    def __init__(self) -> None:
+        self._cache: dict[tuple[Any, ...], Any] = {}
+
+    def get(self, metric: Any, *labels: str) -> Any:
+        key = (id(metric), *labels)
+        child = self._cache.get(key)
+        if child is None:
+            child = self._cache[key] = metric.labels(*labels)
+        return child
 
 
 class Collector:
@@ -70,54 +101,35 @@ class Collector:
         )
         self.raw_topic = settings.kafka.topic("events.raw")
         self.dead_topic = settings.kafka.topic("events.deadletter")
+        self.write_keys = {
+            p.write_key.get_secret_value(): name for name, p in settings.projects.items()
+        }
+        self.m = _Counters()
 
     # -- who is sending --------------------------------------------------------------------
-    def project_for_key(self, request: Request) -> str:
-        key = request.headers.get("x-siyu-key") or request.query_params.get("key") or ""
-        project = self.settings.project_for_write_key(key)
+    def project_for_key(self, req: Incoming) -> str:
+        key = req.headers.get("x-siyu-key") or req.query.get("key") or ""
+        project = self.write_keys.get(key)
         if project is None:
             raise Unauthorized("missing or unknown write key (X-Siyu-Key header or key=)")
-        request.scope["siyu.project"] = project
         return project
 
-    def project_for_sensors(self, request: Request) -> str:
-        name = request.query_params.get("project") or "default"
+    def project_for_sensors(self, req: Incoming) -> str:
+        name = req.query.get("project") or "default"
         project = self.settings.projects.get(name)
         if project is None:
             raise UnknownProject(f"unknown project {name[:64]!r} (?project= names a siyu project)")
-        token = request.query_params.get("token")
+        token = req.query.get("token")
         if token and token != project.write_key.get_secret_value():
-            raise Unauthorized(f"token does not match the write key of project {name!r}")
-        request.scope["siyu.project"] = name
+            raise Unauthorized(f"token does not match the write key of project {name[:64]!r}")
         return name
 
-    # -- reading ---------------------------------------------------------------------------
-    async def read_body(self, request: Request) -> bytes:
-        limit = self.limits.max_body_bytes
-        declared = request.headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > limit:
-            raise BadBody(f"body larger than {limit} bytes", status=413, code="too_large")
-        if len(request.scope.get("query_string", b"")) > self.limits.max_url_bytes:
-            raise BadBody(
-                f"query string longer than {self.limits.max_url_bytes} bytes",
-                status=413,
-                code="too_large",
-            )
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise BadBody(f"body larger than {limit} bytes", status=413, code="too_large")
-            chunks.append(chunk)
-        return b"".join(chunks)
-
-    def decode_body(self, request: Request, body: bytes) -> bytes:
-        encoding = request.headers.get("content-encoding", "").strip().lower()
+    def decode_body(self, req: Incoming, body: bytes) -> bytes:
+        encoding = req.headers.get("content-encoding", "").strip().lower()
         if not encoding or encoding == "identity" or not body:
             return body
         if encoding in ("gzip", "x-gzip", "deflate"):
-            # deflate: zlib-wrapped as the RFC says; auto-detect also takes gzip here.
+            # deflate is zlib-wrapped as the RFC says; 47 also takes raw gzip under that name.
             wbits = 31 if encoding != "deflate" else 47
             return inflate(body, wbits=wbits, limit=self.limits.max_decompressed_bytes)
         raise BadBody(
@@ -126,40 +138,50 @@ class Collector:
 
     # -- producing -------------------------------------------------------------------------
     def dead_letter(
-        self, project: str, route: str, ip: str, received_at: int, **fields: object
-    ) -> Message:
-        dl = DeadLetter(project=project, received_at=received_at, route=route, ip=ip, **fields)  # type: ignore[arg-type]
-        return (self.dead_topic, project.encode(), encode_dead_letter(dl))
-
-    async def publish(
         self,
         project: str,
-        parsed: Parsed,
-        *,
         route: str,
-        source: str,
         ip: str,
-        user_agent: str,
         received_at: int,
-    ) -> None:
-        messages: list[Message] = [
+        *,
+        reason: str,
+        payload: bytes,
+        index: int = -1,
+        event_id: str = "",
+    ) -> Message:
+        dl = DeadLetter(
+            project=project,
+            received_at=received_at,
+            route=route,
+            reason=reason,
+            payload=payload,
+            index=index,
+            event_id=event_id,
+            ip=ip,
+        )
+        return (self.dead_topic, project.encode(), encode_dead_letter(dl))
+
+    def messages(
+        self, project: str, parsed: Parsed, *, path: str, source: str, ip: str, ua: str, at: int
+    ) -> list[Message]:
+        out: list[Message] = [
             (self.raw_topic, b.key.encode(), encode_batch(b))
             for b in group_by_key(
                 parsed.events,
                 project=project,
-                received_at=received_at,
+                received_at=at,
                 sent_at=parsed.sent_at,
                 ip=ip,
-                user_agent=user_agent,
+                user_agent=ua,
                 source=source,
             )
         ]
-        messages += [
+        out += [
             self.dead_letter(
                 project,
-                route,
+                path,
                 ip,
-                received_at,
+                at,
                 reason=f"{r.code}: {r.reason}",
                 payload=r.payload,
                 index=r.index,
@@ -167,32 +189,36 @@ class Collector:
             )
             for r in parsed.rejections
         ]
-        await self.producer.send_many(messages)
+        return out
 
-    async def ingest(
-        self, request: Request, *, route: str, source: str, project: str, parse: Parser, gif: bool
-    ) -> Response:
+    # -- one request -----------------------------------------------------------------------
+    async def ingest(self, route: IngestRoute, req: Incoming, receive: Receive, send: Send) -> None:
         started = time.perf_counter()
-        body = self.decode_body(request, raw := await self.read_body(request))
-        metrics.BYTES.labels(route=route).inc(
-            len(raw) + len(request.scope.get("query_string", b""))
-        )
+        if req.method not in route.methods:
+            raise CollectorError(f"{req.method} not allowed here", status=405, code="method")
+        project = self.project_for_sensors(req) if route.sensors else self.project_for_key(req)
+        req.scope["siyu.project"] = project
+        if len(req.query_string) > self.limits.max_url_bytes:
+            raise BadBody(
+                f"query string longer than {self.limits.max_url_bytes} bytes",
+                status=413,
+                code="too_large",
+            )
+        raw = await req.body(receive, self.limits.max_body_bytes)
+        self.m.get(metrics.BYTES, route.name).inc(len(raw) + len(req.query_string))
         received_at = _now_ms()
-        peer = request.client.host if request.client else ""
-        ip = self.enricher.ip(peer, request.headers.get("x-forwarded-for"))
-        user_agent = request.headers.get("user-agent", "")[:1024]
-        enrichment = self.enricher.enrich(ip, user_agent)
-        path = request.url.path
+        ip = self.enricher.ip(req.peer, req.headers.get("x-forwarded-for"))
+        ua = req.headers.get("user-agent", "")[:1024]
+        enrichment = self.enricher.enrich(ip, ua)
         try:
-            parsed = parse(request, body, received_at, enrichment)
+            parsed = route.parse(req, self.decode_body(req, raw), received_at, enrichment)
         except BadBody as exc:
-            metrics.REJECTIONS.labels(route=route, reason=exc.code).inc()
-            keep = body if body else request.scope.get("query_string", b"")
+            keep = raw or req.query_string
             await self.producer.send_many(
                 [
                     self.dead_letter(
                         project,
-                        path,
+                        req.path,
                         ip,
                         received_at,
                         reason=f"{exc.code}: {exc.reason}",
@@ -201,34 +227,31 @@ class Collector:
                 ]
             )
             raise
-        await self.publish(
-            project,
-            parsed,
-            route=path,
-            source=source,
-            ip=ip,
-            user_agent=user_agent,
-            received_at=received_at,
+        await self.producer.send_many(
+            self.messages(
+                project, parsed, path=req.path, source=route.source, ip=ip, ua=ua, at=received_at
+            )
         )
         accepted, rejected = len(parsed.events), len(parsed.rejections)
-        metrics.EVENTS.labels(route=route, project=project, outcome="accepted").inc(accepted)
+        self.m.get(metrics.EVENTS, route.name, project, "accepted").inc(accepted)
         if rejected:
-            metrics.EVENTS.labels(route=route, project=project, outcome="rejected").inc(rejected)
+            self.m.get(metrics.EVENTS, route.name, project, "rejected").inc(rejected)
             for r in parsed.rejections:
-                metrics.REJECTIONS.labels(route=route, reason=r.code).inc()
+                self.m.get(metrics.REJECTIONS, route.name, r.code).inc()
         for _, warnings in parsed.warnings:
             for w in warnings:
-                metrics.WARNINGS.labels(kind=w.partition(":")[0]).inc()
+                self.m.get(metrics.WARNINGS, w.partition(":")[0]).inc()
         outcome = "ok" if not rejected else ("partial" if accepted else "rejected")
-        metrics.REQUESTS.labels(route=route, project=project, outcome=outcome).inc()
-        metrics.LATENCY.labels(route=route).observe(time.perf_counter() - started)
-        if gif:
+        self.m.get(metrics.REQUESTS, route.name, project, outcome).inc()
+        self.m.get(metrics.LATENCY, route.name).observe(time.perf_counter() - started)
+        if req.method == "GET":
             headers = {
                 **_NO_STORE,
                 "X-Siyu-Accepted": str(accepted),
                 "X-Siyu-Rejected": str(rejected),
             }
-            return Response(GIF, media_type="image/gif", headers=headers)
+            await send_answer(send, 200, GIF, b"image/gif", headers)
+            return
         answer: dict[str, object] = {
             "accepted": accepted,
             "rejected": [
@@ -237,93 +260,75 @@ class Collector:
         }
         if parsed.warnings:
             answer["warnings"] = [{"index": i, "warnings": list(w)} for i, w in parsed.warnings]
-        return Response(orjson.dumps(answer), media_type="application/json")
+        await send_answer(send, 200, orjson.dumps(answer), b"application/json")
 
-
-def build_app(settings: Settings, producer: EventProducer) -> ASGIApp:
-    collector = Collector(settings, producer)
-    limits = collector.limits
-
-    def native(
-        request: Request, body: bytes, received_at: int, enrichment: dict[str, str]
-    ) -> Parsed:
-        ctype = request.headers.get("content-type", "")
-        return parse_native(
-            body,
-            received_at=received_at,
-            limits=limits,
-            ndjson="ndjson" in ctype or "jsonl" in ctype,
-            enrichment=enrichment,
-        )
-
-    def pixel(request: Request, _: bytes, received_at: int, enrichment: dict[str, str]) -> Parsed:
-        return parse_pixel(
-            request.query_params.get("data", ""),
-            received_at=received_at,
-            limits=limits,
-            enrichment=enrichment,
-        )
-
-    def sensors(
-        request: Request, body: bytes, received_at: int, enrichment: dict[str, str]
-    ) -> Parsed:
-        return parse_sensors(
-            request.query_params,
-            body,
-            received_at=received_at,
-            limits=limits,
-            enrichment=enrichment,
-        )
-
-    async def batch(request: Request) -> Response:
-        project = collector.project_for_key(request)
-        return await collector.ingest(
-            request, route="batch", source="native", project=project, parse=native, gif=False
-        )
-
-    async def pixel_gif(request: Request) -> Response:
-        project = collector.project_for_key(request)
-        return await collector.ingest(
-            request, route="pixel", source="pixel", project=project, parse=pixel, gif=True
-        )
-
-    async def sa(request: Request) -> Response:
-        project = collector.project_for_sensors(request)
-        route = "sa.gif" if request.url.path.endswith(".gif") else "sa"
-        return await collector.ingest(
-            request,
-            route=route,
-            source="sensors",
-            project=project,
-            parse=sensors,
-            gif=request.method == "GET",
-        )
-
-    async def healthz(_: Request) -> Response:
-        state = getattr(producer, "state", None)
-        return Response(
-            orjson.dumps({"status": "ok", **(state() if state else {})}),
-            media_type="application/json",
-        )
-
-    async def prometheus(_: Request) -> Response:
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
-
-    async def on_error(request: Request, exc: Exception) -> Response:
-        if not isinstance(exc, CollectorError):  # registered for this type only
-            raise exc
-        route = _ROUTE_NAMES.get(request.url.path, "other")
-        project = request.scope.get("siyu.project", "-")
-        metrics.REQUESTS.labels(route=route, project=project, outcome=exc.code).inc()
-        if not isinstance(exc, BadBody):
-            metrics.REJECTIONS.labels(route=route, reason=exc.code).inc()
+    async def answer_error(
+        self, route: str, req: Incoming, exc: CollectorError, send: Send
+    ) -> None:
+        project = req.scope.get("siyu.project", "-")
+        self.m.get(metrics.REQUESTS, route, project, exc.code).inc()
+        self.m.get(metrics.REJECTIONS, route, exc.code).inc()
         headers = {}
         if isinstance(exc, ProduceFailed):
             headers["Retry-After"] = str(exc.retry_after_s)
         body = orjson.dumps({"error": exc.reason, "code": exc.code})
-        return Response(
-            body, status_code=exc.status, headers=headers, media_type="application/json"
+        await send_answer(send, exc.status, body, b"application/json", headers)
+
+
+def _routes(limits: Limits) -> dict[str, IngestRoute]:
+    def native(req: Incoming, body: bytes, at: int, enrichment: dict[str, str]) -> Parsed:
+        ctype = req.headers.get("content-type", "")
+        ndjson = "ndjson" in ctype or "jsonl" in ctype
+        return parse_native(
+            body, received_at=at, limits=limits, ndjson=ndjson, enrichment=enrichment
         )
+
+    def pixel(req: Incoming, _: bytes, at: int, enrichment: dict[str, str]) -> Parsed:
+        data = req.query.get("data", "")
+        return parse_pixel(data, received_at=at, limits=limits, enrichment=enrichment)
+
+    def sensors(req: Incoming, body: bytes, at: int, enrichment: dict[str, str]) -> Parsed:
+        return parse_sensors(req.query, body, received_at=at, limits=limits, enrichment=enrichment)
+
+    post, get, both = frozenset({"POST"}), frozenset({"GET"}), frozenset({"GET", "POST"})
+    return {
+        "/v1/batch": IngestRoute("batch", "native", post, False, native),
+        "/v1/pixel.gif": IngestRoute("pixel", "pixel", get, False, pixel),
+        "/sa": IngestRoute("sa", "sensors", both, True, sensors),
+        "/sa.gif": IngestRoute("sa.gif", "sensors", both, True, sensors),
+    }
+
+
+class _Dispatch:
+    """Ingestion paths go straight to the collector; the rest to Starlette."""
+
+    def __init__(self, collector: Collector, other: ASGIApp) -> None:
+        self.collector = collector
+        self.other = other
+        self.routes = _routes(collector.limits)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        route = self.routes.get(scope.get("path", "")) if scope["type"] == "http" else None
+        if route is None:
+            await self.other(scope, receive, send)
+            return
+        req = Incoming(scope)
+        try:
+            await self.collector.ingest(route, req, receive, send)
+        except CollectorError as exc:
+            await self.collector.answer_error(route.name, req, exc, send)
+
+
+def build_app(settings: Settings, producer: EventProducer) -> ASGIApp:
+    collector = Collector(settings, producer)
+
+    async def healthz(_: Request) -> Response:
+        state = getattr(producer, "state", None)
+        body = orjson.dumps({"status": "ok", **(state() if state else {})})
+        return Response(body, media_type="application/json")
+
+    async def prometheus(_: Request) -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
@@ -333,19 +338,7 @@ def build_app(settings: Settings, producer: EventProducer) -> ASGIApp:
         finally:
             await producer.stop()
 
-    app = Starlette(
-        routes=[
-            Route("/v1/batch", batch, methods=["POST"]),
-            Route("/v1/pixel.gif", pixel_gif, methods=["GET"]),
-            Route("/sa", sa, methods=["GET", "POST"]),
-            Route("/sa.gif", sa, methods=["GET", "POST"]),
-            Route("/healthz", healthz),
-            Route("/metrics", prometheus),
-        ],
-        exception_handlers={CollectorError: on_error},
-        lifespan=lifespan,
+    other = Starlette(
+        routes=[Route("/healthz", healthz), Route("/metrics", prometheus)], lifespan=lifespan
     )
-    return CORSMiddleware(app, origins=settings.collector.cors_origins)
-
-
-_ROUTE_NAMES = {"/v1/batch": "batch", "/v1/pixel.gif": "pixel", "/sa": "sa", "/sa.gif": "sa.gif"}
+    return CORSMiddleware(_Dispatch(collector, other), origins=settings.collector.cors_origins)

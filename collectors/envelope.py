@@ -160,20 +160,27 @@ def _number(text: str) -> int | float | None:
 
 
 def _check_value(value: Any, depth: int, limits: Limits) -> str | None:
-    """The first limit a (nested) property value breaks, or None."""
-    if isinstance(value, str):
-        return "value_too_large" if len(value) > limits.max_value_bytes else None
-    if isinstance(value, dict):
+    """The first limit a (nested) value breaks, or None. Flat values take the fast path."""
+    if type(value) is dict:
         if depth >= limits.max_depth:
             return "too_deep"
+        max_name, max_value = limits.max_name_length, limits.max_value_bytes
         for key, item in value.items():
-            if len(key) > limits.max_name_length:
+            if len(key) > max_name:
                 return "name_too_long"
-            problem = _check_value(item, depth + 1, limits)
-            if problem:
-                return problem
+            kind = type(item)
+            if kind is str:
+                if len(item) > max_value:
+                    return "value_too_large"
+            elif kind is int:
+                if not -(2**63) <= item < 2**63:
+                    return "value_too_large"
+            elif kind is dict or kind is list:
+                problem = _check_value(item, depth + 1, limits)
+                if problem:
+                    return problem
         return None
-    if isinstance(value, list):
+    if type(value) is list:
         if depth >= limits.max_depth:
             return "too_deep"
         for item in value:
@@ -181,7 +188,9 @@ def _check_value(value: Any, depth: int, limits: Limits) -> str | None:
             if problem:
                 return problem
         return None
-    if isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**63:
+    if type(value) is str:
+        return "value_too_large" if len(value) > limits.max_value_bytes else None
+    if type(value) is int and not -(2**63) <= value < 2**63:
         return "value_too_large"
     return None
 
