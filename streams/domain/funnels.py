@@ -1,0 +1,271 @@
+"""Funnel progress per user: the state machine behind ``siyu.funnel_counts``.
+
+A user's progress in one funnel is the set of their step-matching events ("entries") that
+can still matter, plus the level already reported per open *partition*: an entry day
+(UTC day of a step-1 event), optionally narrowed to one breakdown value of that step-1
+event. The level of a partition is computed exactly as ClickHouse's default
+``windowFunnel(window)`` computes it with step 1 restricted to the partition:
+
+- entries are visited in (second, step) order; a step-1 entry (re)starts the chain at
+  its time; an entry of step k > 1 advances when level k-1 was reached by a chain that
+  started at most ``window`` seconds before it (inclusive);
+- the level is the highest step any chain reached.
+
+Re-entry: a later step-1 event restarts the window from its own time, but levels already
+reached stay reached. Entries are a set, so a replayed event changes nothing, and
+adding events never lowers a level, which makes :func:`merge` (identity merges) a union.
+
+A partition closes when the user's newest event time minus ``lateness_s`` passes the end
+of its day plus the window; its entries are then dropped, and later events that could
+only have changed a closed day are counted in ``dropped`` instead of applied.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, insort
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from schemas.records import TrackEvent
+from streams.domain.funnel_model import DAY_S, Funnel, dimension_value, step_mask
+
+__all__ = [
+    "Entry",
+    "FunnelProgress",
+    "PartitionKey",
+    "StepCompletion",
+    "add_entries",
+    "advance",
+    "close",
+    "cutoff",
+    "entries_of",
+    "merge",
+    "settle",
+    "window_funnel_level",
+]
+
+Entry = tuple[int, int, tuple[str, ...]]
+"""(second, step mask, breakdown values of a step-1 entry or ())."""
+PartitionKey = tuple[int, int, str]
+"""(entry day, breakdown dimension index or -1 for the total, breakdown value)."""
+
+
+@dataclass(frozen=True, slots=True)
+class StepCompletion:
+    """A user reached ``step`` (1-based) of ``funnel`` for entry ``day`` (days since epoch)."""
+
+    funnel: str
+    day: int
+    dimension: str
+    value: str
+    step: int
+    step_name: str
+    at: int
+    """Event time (epoch seconds) of the newest entry when the step was first seen reached."""
+
+
+@dataclass(frozen=True, slots=True)
+class FunnelProgress:
+    entries: tuple[Entry, ...] = ()
+    reached: dict[PartitionKey, int] = field(default_factory=dict)
+    newest: int | None = None
+    """Newest entry time seen (epoch seconds)."""
+    dropped: int = 0
+    """Events that arrived too late to change a day still open."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "e": [[t, m, list(b)] for t, m, b in self.entries],
+            "r": [[d, i, v, lvl] for (d, i, v), lvl in self.reached.items()],
+            "t": self.newest,
+            "x": self.dropped,
+        }
+
+    @classmethod
+    def from_json(cls, doc: dict[str, Any] | None) -> FunnelProgress:
+        if not doc:
+            return cls()
+        return cls(
+            entries=tuple((t, m, tuple(b)) for t, m, b in doc["e"]),
+            reached={(d, i, v): lvl for d, i, v, lvl in doc["r"]},
+            newest=doc["t"],
+            dropped=doc["x"],
+        )
+
+
+def window_funnel_level(seconds: Iterable[tuple[int, int]], window_s: int, size: int) -> int:
+    """``windowFunnel(window_s)`` over ``(second, mask)`` pairs sorted by second.
+
+    Pairs of the same second must be combined into one mask (steps of one second are
+    visited in step order, as ClickHouse sorts by (timestamp, condition)).
+    """
+    starts: list[int | None] = [None] * size
+    for t, mask in seconds:
+        if mask & 1:
+            if size == 1:
+                return 1
+            starts[0] = t
+        for k in range(1, size):
+            if mask >> k & 1:
+                begun = starts[k - 1]
+                if begun is not None and t <= begun + window_s:
+                    starts[k] = begun
+                    if k == size - 1:
+                        return size
+    for k in range(size - 1, -1, -1):
+        if starts[k] is not None:
+            return k + 1
+    return 0
+
+
+def _partition_seconds(
+    entries: Sequence[Entry], key: PartitionKey, window_s: int
+) -> list[tuple[int, int]]:
+    day, dim, value = key
+    lo, hi = day * DAY_S, (day + 1) * DAY_S - 1 + window_s
+    out: list[tuple[int, int]] = []
+    for i in range(bisect_left(entries, (lo,)), len(entries)):
+        t, mask, bvals = entries[i]
+        if t > hi:
+            break
+        if mask & 1 and not (t // DAY_S == day and (dim < 0 or bvals[dim] == value)):
+            mask &= ~1
+        if not mask:
+            continue
+        if out and out[-1][0] == t:
+            out[-1] = (t, out[-1][1] | mask)
+        else:
+            out.append((t, mask))
+    return out
+
+
+def _partitions(funnel: Funnel, entries: Sequence[Entry], days: set[int]) -> set[PartitionKey]:
+    keys: set[PartitionKey] = set()
+    for t, mask, bvals in entries:
+        day = t // DAY_S
+        if mask & 1 and day in days:
+            keys.add((day, -1, ""))
+            keys.update((day, i, v) for i, v in enumerate(bvals))
+    return keys
+
+
+def settle(
+    funnel: Funnel, progress: FunnelProgress, days: set[int] | None = None
+) -> tuple[FunnelProgress, list[StepCompletion]]:
+    """Recompute the levels of the partitions of ``days`` (all when None).
+
+    Returns the progress with the new levels and one completion per newly reached step.
+    """
+    entries = progress.entries
+    if days is None:
+        days = {t // DAY_S for t, mask, _ in entries if mask & 1}
+    reached = dict(progress.reached)
+    done: list[StepCompletion] = []
+    at = progress.newest or 0
+    for key in sorted(_partitions(funnel, entries, days)):
+        level = window_funnel_level(
+            _partition_seconds(entries, key, funnel.window_s), funnel.window_s, funnel.size
+        )
+        before = reached.get(key, 0)
+        if level <= before:
+            continue
+        reached[key] = level
+        day, dim, value = key
+        name = funnel.breakdown[dim].name if dim >= 0 else ""
+        done.extend(
+            StepCompletion(funnel.name, day, name, value, k, funnel.steps[k - 1].name, at)
+            for k in range(before + 1, level + 1)
+        )
+    return close(funnel, FunnelProgress(entries, reached, progress.newest, progress.dropped)), done
+
+
+def cutoff(funnel: Funnel, newest: int | None) -> int | None:
+    """Entries before this second can only change closed days."""
+    if newest is None:
+        return None
+    return ((newest - funnel.lateness_s - funnel.window_s) // DAY_S) * DAY_S
+
+
+def close(funnel: Funnel, progress: FunnelProgress) -> FunnelProgress:
+    """Drop the entries and levels of days that can no longer change."""
+    limit = cutoff(funnel, progress.newest)
+    if limit is None or not progress.entries or progress.entries[0][0] >= limit:
+        return progress
+    first_open = limit // DAY_S
+    return FunnelProgress(
+        entries=progress.entries[bisect_left(progress.entries, (limit,)) :],
+        reached={k: v for k, v in progress.reached.items() if k[0] >= first_open},
+        newest=progress.newest,
+        dropped=progress.dropped,
+    )
+
+
+def add_entries(
+    funnel: Funnel, progress: FunnelProgress, new: Iterable[Entry]
+) -> tuple[FunnelProgress, set[int]]:
+    """Add entries (late ones are dropped); return the progress and the days they touch."""
+    entries = list(progress.entries)
+    present = set(entries)
+    newest, dropped = progress.newest, progress.dropped
+    days: set[int] = set()
+    for entry in new:
+        t = entry[0]
+        limit = cutoff(funnel, newest)
+        if limit is not None and t < limit:
+            dropped += 1
+            continue
+        if entry not in present:
+            present.add(entry)
+            insort(entries, entry)
+        newest = t if newest is None else max(newest, t)
+        days.update(range((t - funnel.window_s) // DAY_S, t // DAY_S + 1))
+    if len(entries) > funnel.max_entries:
+        entries = entries[-funnel.max_entries :]
+    return FunnelProgress(tuple(entries), progress.reached, newest, dropped), days
+
+
+def entries_of(funnel: Funnel, events: Iterable[TrackEvent]) -> list[Entry]:
+    """The entries of the events that match at least one step."""
+    out: list[Entry] = []
+    for event in events:
+        mask = step_mask(funnel, event)
+        if not mask:
+            continue
+        bvals = tuple(dimension_value(d, event) for d in funnel.breakdown) if mask & 1 else ()
+        out.append((event.time // 1000, mask, bvals))
+    return out
+
+
+def advance(
+    funnel: Funnel, progress: FunnelProgress | None, events: TrackEvent | Sequence[TrackEvent]
+) -> tuple[FunnelProgress, list[StepCompletion]]:
+    """Apply one event (or the events of one record) to a user's progress.
+
+    Returns the new progress and the steps newly reached, per partition. Idempotent:
+    applying the same events again returns no completions.
+    """
+    batch = (events,) if isinstance(events, TrackEvent) else events
+    progress, days = add_entries(funnel, progress or FunnelProgress(), entries_of(funnel, batch))
+    if not days:
+        return progress, []
+    return settle(funnel, progress, days)
+
+
+def merge(a: FunnelProgress | None, b: FunnelProgress | None) -> FunnelProgress:
+    """The progress of two users found to be one person: entries unite, levels keep the max.
+
+    Call :func:`settle` afterwards to report steps reached only by the union.
+    """
+    if a is None or b is None:
+        return a or b or FunnelProgress()
+    reached = dict(a.reached)
+    for key, level in b.reached.items():
+        reached[key] = max(level, reached.get(key, 0))
+    newest = max((t for t in (a.newest, b.newest) if t is not None), default=None)
+    return FunnelProgress(
+        entries=tuple(sorted(set(a.entries) | set(b.entries))),
+        reached=reached,
+        newest=newest,
+        dropped=a.dropped + b.dropped,
+    )
