@@ -1,0 +1,106 @@
+"""Where a user came from: WeChat scene values, utm parameters, share and QR material.
+
+An event is an *entry* (a touch) when it carries a mini-program scene, utm parameters,
+a share context or a QR / material id. Its channel class comes from the editable scene
+dictionary (:class:`SceneDictionary`), e.g. 1007 → share, 1047 → qr, 1035 → official
+account.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from schemas.records import TrackEvent
+from streams.domain.tag_definitions import SceneDictionary
+
+__all__ = ["TOUCH_FIELDS", "parse_scene", "touch_of"]
+
+# The fields of a stored touch, in the order tags are named after them.
+TOUCH_FIELDS: tuple[str, ...] = (
+    "channel",
+    "scene",
+    "utm_source",
+    "utm_medium",
+    "utm_campaign",
+    "qr_id",
+    "material_id",
+    "platform",
+)
+
+
+_ENTRY_CONTEXT = frozenset({"scene", "utm", "query", "share"})
+_ENTRY_PROPERTIES = frozenset(
+    {
+        "$scene", "utm_source", "utm_medium", "utm_campaign", "$utm_source", "$utm_medium",
+        "$utm_campaign", "campaign", "qr_id", "material_id",
+    }
+)  # fmt: skip
+
+
+def parse_scene(raw: object) -> int | None:
+    """A scene value as an int: ``1007``, ``"1007"`` and Sensors' ``"wx-1007"`` alike."""
+    if isinstance(raw, bool):
+        return None
+    if isinstance(raw, int):
+        return raw
+    if isinstance(raw, str):
+        digits = raw.rsplit("-", 1)[-1].strip()
+        if digits.isdigit():
+            return int(digits)
+    return None
+
+
+def _text(value: object) -> str:
+    if value is None or isinstance(value, (dict, list)):
+        return ""
+    return str(value).strip()
+
+
+def _mapping(value: object) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _first(sources: tuple[Mapping[str, Any], ...], *names: str) -> str:
+    for source in sources:
+        for name in names:
+            found = _text(source.get(name))
+            if found:
+                return found
+    return ""
+
+
+def touch_of(scenes: SceneDictionary, event: TrackEvent) -> dict[str, Any] | None:
+    """The touch an event records, or None when it carries no source information."""
+    ctx, props = event.context, event.properties
+    if not (_ENTRY_CONTEXT & ctx.keys() or _ENTRY_PROPERTIES & props.keys()):
+        return None  # the common case: an event that is not an entry
+    utm, query, share = (_mapping(ctx.get(name)) for name in ("utm", "query", "share"))
+    scene = parse_scene(ctx.get("scene", props.get("$scene")))
+    sources = (query, props)
+    touch: dict[str, Any] = {
+        "scene": scene,
+        "utm_source": _first((utm, props), "source", "utm_source", "$utm_source"),
+        "utm_medium": _first((utm, props), "medium", "utm_medium", "$utm_medium"),
+        "utm_campaign": _first((utm, props), "campaign", "utm_campaign", "$utm_campaign"),
+        "qr_id": _first(sources, "qr_id"),
+        "material_id": _first(sources, "material_id"),
+        "platform": event.platform,
+        "at": event.time,
+    }
+    if not touch["utm_campaign"]:
+        touch["utm_campaign"] = _first(sources, "campaign")
+    if scene is not None and scene in scenes.scenes:
+        channel = scenes.scenes[scene]
+    elif share:
+        channel = scenes.share
+    elif touch["qr_id"]:
+        channel = scenes.qr
+    elif touch["utm_source"] or touch["utm_medium"] or touch["utm_campaign"]:
+        channel = scenes.utm_mediums.get(touch["utm_medium"].lower(), scenes.utm_default)
+    elif scene is not None or touch["material_id"]:
+        channel = scenes.other
+    else:
+        return None
+    touch["channel"] = channel
+    return touch

@@ -1,0 +1,352 @@
+"""The tag engine: profile + events (or the passing of time) → tags and tag changes.
+
+- :func:`apply_events` folds a record's events into the profile, then computes every tag
+  once and diffs it against the tags last published (``profile["tags"]``).
+- :func:`tick` re-computes at ``now`` with no event: lifecycle stages, rolling windows,
+  RFM recency and time-based rules move on their own. ``profile["due"]`` says when the
+  next such change can happen (:func:`next_due`), so timers only visit users that need it.
+- :func:`credit_referral` counts a successful invitee for an inviter.
+
+All functions are pure: they take ``now`` and return a new profile, never touching the
+one they were given. Replays are harmless: an event id seen recently is skipped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from schemas.records import TrackEvent
+from streams.domain import content, lifecycle, rfm
+from streams.domain.profile import Credit, Profile, fold_event, local_day, normalize, prune
+from streams.domain.scenes import TOUCH_FIELDS
+from streams.domain.tag_definitions import DAY_MS, HOUR_MS, Definitions, TagChange, TagValue
+from streams.domain.tag_rules import HOURLY_FACTS, evaluate_rules
+
+__all__ = [
+    "Evaluation",
+    "Facts",
+    "apply_events",
+    "compute_tags",
+    "credit_referral",
+    "diff",
+    "evaluate",
+    "next_due",
+    "tick",
+]
+
+TIMER = "timer"
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    """What one step produced: the new profile and its outputs."""
+
+    profile: Profile
+    changes: tuple[TagChange, ...] = ()
+    credits: tuple[Credit, ...] = ()
+    """Referral credits to deliver to the inviters (keyed by inviter)."""
+    applied: int = 0
+    """Events applied (re-sent event ids are not)."""
+    rule_errors: tuple[tuple[str, str], ...] = ()
+
+
+def _copy(profile: Any) -> Profile:
+    # orjson round trip: a deep copy of plain JSON data, several times faster than deepcopy.
+    return normalize(orjson.loads(orjson.dumps(profile)) if profile is not None else None)
+
+
+def apply_events(
+    defs: Definitions,
+    profile: Any,
+    events: Iterable[TrackEvent],
+    now: int,
+    *,
+    user_id: str = "",
+    project: str = "",
+    owned: bool = False,
+) -> Evaluation:
+    """Fold ``events`` (one record's, in order) into ``profile`` and evaluate the tags once.
+
+    A change's cause is the id of the last applied event. ``profile`` may be None (a new
+    user) or an older stored profile (missing fields get defaults). ``owned=True`` hands
+    ``profile`` over (the caller never looks at it again, e.g. it was just decoded from
+    storage): it is then updated in place instead of copied first.
+    """
+    p = normalize(profile) if owned else _copy(profile)
+    if user_id:
+        p["uid"] = user_id
+    if project:
+        p["project"] = project
+    credits: list[Credit] = []
+    cause = ""
+    applied = 0
+    for e in events:
+        ok, credit = fold_event(defs, p, e)
+        if ok:
+            applied += 1
+            cause = e.event_id
+        if credit is not None:
+            credits.append(credit)
+    if not applied:
+        return Evaluation(p)
+    return _finish(defs, p, now, cause, applied=applied, credits=tuple(credits))
+
+
+def evaluate(defs: Definitions, profile: Any, event: TrackEvent, now: int) -> Evaluation:
+    """One event: :func:`apply_events` with a single event."""
+    return apply_events(defs, profile, (event,), now)
+
+
+def tick(defs: Definitions, profile: Any, now: int, *, cause: str = TIMER) -> Evaluation:
+    """Re-evaluate at ``now`` without an event (timers, merges)."""
+    return _finish(defs, _copy(profile), now, cause)
+
+
+def credit_referral(defs: Definitions, profile: Any, credit: Credit, now: int) -> Evaluation:
+    """Count ``credit.invitee`` as a successful invitee of this user (once per invitee)."""
+    p = _copy(profile)
+    if credit.invitee in p["invitees"]:
+        return Evaluation(p)
+    if not p["uid"]:
+        p["uid"] = credit.inviter
+    p["invitees"] = [*p["invitees"], credit.invitee]
+    return _finish(defs, p, now, f"referral:{credit.invitee}")
+
+
+def _finish(
+    defs: Definitions,
+    p: Profile,
+    now: int,
+    cause: str,
+    *,
+    applied: int = 0,
+    credits: tuple[Credit, ...] = (),
+) -> Evaluation:
+    prune(defs, p, now)
+    tags, errors = compute_tags(defs, p, now)
+    changes = diff(p["uid"], p["tags"], tags, now, cause)
+    for loser, old in sorted(p["retired"].items()):
+        changes.extend(diff(loser, old, {}, now, "merge"))
+    p["retired"] = {}
+    p["tags"] = tags
+    p["due"] = next_due(defs, p, now) or 0
+    p["updated_at"] = now
+    return Evaluation(p, tuple(changes), credits, applied, tuple(errors))
+
+
+def diff(
+    user_id: str, old: dict[str, TagValue], new: dict[str, TagValue], at: int, cause: str
+) -> list[TagChange]:
+    """The changes from ``old`` to ``new`` tags, in tag-name order."""
+    changes = []
+    for tag in sorted(old.keys() | new.keys()):
+        before, after = old.get(tag), new.get(tag)
+        if before != after or type(before) is not type(after):
+            changes.append(TagChange(user_id, tag, before, after, at, cause))
+    return changes
+
+
+def _window_counts(defs: Definitions, p: Profile, today: int) -> dict[int, dict[str, int]]:
+    """Window (days) → counted event → events in the last that many local days."""
+    counts = {days: dict.fromkeys(defs.events.counted, 0) for days in defs.windows_days}
+    for name in defs.events.counted:
+        for day, n in p["daily"].get(name, {}).items():
+            age = today - int(day)
+            for days, per_event in counts.items():
+                if age < days:
+                    per_event[name] += n
+    return counts
+
+
+def _window_orders(p: Profile, today: int, days: int) -> tuple[int, float]:
+    since = today - days
+    rows = [v for d, v in p["order_days"].items() if int(d) > since]
+    return int(sum(v[0] for v in rows)), round(sum(v[1] for v in rows), 2)
+
+
+def _days_since(defs: Definitions, then: int, now: int) -> int:
+    return local_day(defs, now) - local_day(defs, then) if then else -1
+
+
+def _hours_since(then: int, now: int) -> float:
+    return (now - then) / HOUR_MS if then else -1.0
+
+
+def _touch_tags(prefix: str, touch: dict[str, Any] | None, tags: dict[str, TagValue]) -> None:
+    if touch is None:
+        return
+    for name in TOUCH_FIELDS:
+        value = touch.get(name)
+        if value not in (None, ""):
+            tags[f"{prefix}_{name}"] = value
+
+
+def compute_tags(
+    defs: Definitions, p: Profile, now: int
+) -> tuple[dict[str, TagValue], list[tuple[str, str]]]:
+    """Every tag of the profile at ``now``, and the rules that failed to evaluate."""
+    tags: dict[str, TagValue] = {}
+    if not p["first_seen"]:
+        _referral_tags(defs, p, tags)
+        return tags, []
+    tags["first_seen"] = p["first_seen"]
+    tags["last_seen"] = p["last_seen"]
+    tags["first_platform"] = p["first_platform"]
+    tags["platforms"] = ",".join(p["platforms"])
+    _touch_tags("first", p["first_touch"], tags)
+    _touch_tags("latest", p["latest_touch"], tags)
+    today = local_day(defs, now)
+    windows = _window_counts(defs, p, today)
+    for days, per_event in windows.items():
+        for name, n in per_event.items():
+            if n:
+                tags[f"count_{days}d:{name}"] = n
+    if p["orders"]:
+        tags["orders"] = p["orders"]
+        tags["total_paid"] = p["paid"]
+        tags["first_order_at"] = p["first_order_at"]
+        tags["last_order_at"] = p["last_order_at"]
+    if p["categories"]:
+        tags["favourite_category"] = min(p["categories"].items(), key=lambda kv: (-kv[1], kv[0]))[0]
+    if defs.content is not None:
+        for name in content.top(defs.content, p["interests"], now):
+            tags[f"interest:{name}"] = True
+    if defs.lifecycle is not None:
+        last_active = p["last_visit"] or p["last_seen"]
+        found = lifecycle.stage(defs.lifecycle, p["first_seen"], last_active, now)
+        if found is not None:
+            tags["lifecycle"] = found
+    if p["orders"]:
+        tags["paying"] = True
+    if p["orders"] >= 2:
+        tags["repeat_buyer"] = True
+    if defs.rfm is not None and p["orders"]:
+        n, amount = _window_orders(p, today, defs.rfm.window_days)
+        days = _days_since(defs, p["last_order_at"], now)
+        r, f, m, segment = rfm.rfm(defs.rfm, days, n, amount)
+        tags.update(rfm_r=r, rfm_f=f, rfm_m=m, rfm_segment=segment)
+    tier = rfm.value_tier(defs.value_tiers, p["paid"]) if p["paid"] > 0 else None
+    if tier is not None:
+        tags["value_tier"] = tier
+    _referral_tags(defs, p, tags)
+    if not defs.rules:
+        return tags, []
+    errors = evaluate_rules(defs.rules, Facts(defs, p, now, tags, windows).get, tags)
+    return tags, errors
+
+
+def _referral_tags(defs: Definitions, p: Profile, tags: dict[str, TagValue]) -> None:
+    if defs.referral is None:
+        return
+    if p["inviter"]:
+        tags["inviter"] = p["inviter"]
+    if p["invitees"]:
+        tags["invitees"] = len(p["invitees"])
+        if len(p["invitees"]) >= defs.referral.koc_min:
+            tags["koc"] = True
+
+
+class Facts:
+    """The variables a rule expression sees (documented in docs/tags.md), computed on
+    first use: a rule set that never looks at touches never pays for them."""
+
+    def __init__(
+        self,
+        defs: Definitions,
+        p: Profile,
+        now: int,
+        tags: dict[str, TagValue],
+        windows: dict[int, dict[str, int]] | None = None,
+    ) -> None:
+        self.defs, self.p, self.now, self.tags = defs, p, now, tags
+        self.today = local_day(defs, now)
+        self.windows = windows if windows is not None else _window_counts(defs, p, self.today)
+        self._cache: dict[str, Any] = {}
+
+    def get(self, name: str) -> Any:
+        if name not in self._cache:
+            self._cache[name] = self._compute(name)
+        return self._cache[name]
+
+    def _compute(self, name: str) -> Any:
+        p, now = self.p, self.now
+        if name in _PROFILE_FACTS:
+            return p[_PROFILE_FACTS[name]]  # type: ignore[literal-required]
+        if name in HOURLY_FACTS:
+            return _hours_since(p[HOURLY_FACTS[name]], now)  # type: ignore[literal-required]
+        if name.startswith("days_since_"):
+            field_name = {"last_order": "last_order_at"}.get(name[11:], name[11:])
+            return _days_since(self.defs, p[field_name], now)  # type: ignore[literal-required]
+        if name.startswith(("count_", "visit_days_")):
+            kind, days = name.rsplit("_", 1)
+            window = int(days[:-1])
+            if kind == "count":
+                return self.windows[window]
+            return sum(1 for d in p["visit_days"] if d > self.today - window)
+        if name in ("first_touch", "latest_touch"):
+            return _touch_fact(p[name])  # type: ignore[literal-required]
+        return _DERIVED[name](self)
+
+
+_PROFILE_FACTS = {
+    "first_seen": "first_seen",
+    "last_seen": "last_seen",
+    "last_visit": "last_visit",
+    "orders": "orders",
+    "first_order_at": "first_order_at",
+    "last_order_at": "last_order_at",
+    "last_cart_at": "last_cart_at",
+    "inviter": "inviter",
+}
+
+_DERIVED: dict[str, Any] = {
+    "now": lambda f: f.now,
+    "visited_today": lambda f: f.today in f.p["visit_days"],
+    "visited_yesterday": lambda f: f.today - 1 in f.p["visit_days"],
+    "total_paid": lambda f: float(f.p["paid"]),
+    "cart_open": lambda f: f.p["last_cart_at"] > f.p["last_order_at"],
+    "favourite_category": lambda f: str(f.tags.get("favourite_category", "")),
+    "categories": lambda f: dict(f.p["categories"]),
+    "platforms": lambda f: list(f.p["platforms"]),
+    "interests": lambda f: [t[9:] for t in f.tags if t.startswith("interest:")],
+    "lifecycle": lambda f: str(f.tags.get("lifecycle", "")),
+    "paying": lambda f: f.p["orders"] >= 1,
+    "repeat_buyer": lambda f: f.p["orders"] >= 2,
+    "rfm_segment": lambda f: str(f.tags.get("rfm_segment", "")),
+    "value_tier": lambda f: str(f.tags.get("value_tier", "")),
+    "invitees": lambda f: len(f.p["invitees"]),
+    "koc": lambda f: bool(f.tags.get("koc", False)),
+}
+
+
+def _touch_fact(touch: dict[str, Any] | None) -> dict[str, str]:
+    if touch is None:
+        return {name: "" for name in TOUCH_FIELDS}
+    return {name: "" if touch.get(name) is None else str(touch[name]) for name in TOUCH_FIELDS}
+
+
+def next_due(defs: Definitions, p: Profile, now: int) -> int | None:
+    """The earliest time after ``now`` at which a tag may change with no new event."""
+    if not p["first_seen"]:
+        return None
+    candidates: list[int] = []
+    if defs.lifecycle is not None:
+        last_active = p["last_visit"] or p["last_seen"]
+        found = lifecycle.next_change(defs.lifecycle, p["first_seen"], last_active, now)
+        if found is not None:
+            candidates.append(found)
+    # Day-based facts (rolling windows, "yesterday", days since, RFM recency) change at
+    # local midnight; past the longest look-back nothing day-based moves any more.
+    latest = max(p["last_seen"], p["last_order_at"])
+    if local_day(defs, now) - local_day(defs, latest) <= defs.horizon_days:
+        candidates.append((local_day(defs, now) + 1) * DAY_MS - defs.utc_offset)
+    hourly = {HOURLY_FACTS[v] for r in defs.rules for v in r.variables if v in HOURLY_FACTS}
+    for field_name in hourly:
+        then: int = p[field_name]  # type: ignore[literal-required]
+        if then and now - then < defs.hourly_horizon:
+            candidates.append(then + ((now - then) // HOUR_MS + 1) * HOUR_MS)
+    return min(candidates) if candidates else None

@@ -1,0 +1,67 @@
+"""Read tag definition files from disk (the parsing itself is pure, in streams/domain)."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from streams.domain.tag_definitions import Definitions
+from streams.domain.tag_parsing import DefinitionError, parse_definitions
+
+__all__ = ["DEFAULT_TAGS_FILE", "DefinitionError", "DefinitionsWatcher", "load_definitions"]
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_TAGS_FILE = Path(__file__).parent / "config" / "tags.yaml"
+
+
+def load_definitions(path: Path | None = None) -> Definitions:
+    """Load and check a tag file (default: the shipped set); raise DefinitionError."""
+    path = (path or DEFAULT_TAGS_FILE).resolve()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise DefinitionError(
+            f"cannot read: {exc.strerror or exc}", file=str(path), line=0
+        ) from exc
+
+    def include(name: str) -> tuple[str, str]:
+        target = (path.parent / name).resolve()
+        return target.read_text(encoding="utf-8"), str(target)
+
+    return parse_definitions(text, source=str(path), include=include)
+
+
+class DefinitionsWatcher:
+    """The current definitions, reloaded when the file changes; a broken new version is
+    reported and the last good definitions stay in force."""
+
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = (path or DEFAULT_TAGS_FILE).resolve()
+        self.current = load_definitions(self.path)
+        self._stamp = self._mtime()
+        self.last_error: DefinitionError | None = None
+
+    def _mtime(self) -> float:
+        try:
+            return self.path.stat().st_mtime
+        except OSError:
+            return 0.0
+
+    def poll(self) -> bool:
+        """Reload if the file changed; True when new definitions took effect."""
+        stamp = self._mtime()
+        if stamp == self._stamp:
+            return False
+        self._stamp = stamp
+        try:
+            self.current = load_definitions(self.path)
+        except DefinitionError as exc:
+            self.last_error = exc
+            logger.error(  # noqa: TRY400 - file, line and reason say it all; no traceback
+                "tag definitions not reloaded, keeping the last good ones: %s", exc
+            )
+            return False
+        self.last_error = None
+        logger.info("tag definitions reloaded from %s", self.path)
+        return True
