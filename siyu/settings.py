@@ -23,6 +23,7 @@ __all__ = [
     "Settings",
     "SinkSettings",
     "SqlSettings",
+    "TagSettings",
     "WorkerSettings",
 ]
 
@@ -130,6 +131,17 @@ class IdentitySettings(BaseSettings):
     """Recent event ids remembered per ``events.raw`` partition to drop client retries."""
 
 
+class TagSettings(BaseSettings):
+    model_config = _section("SIYU_TAGS_")
+
+    file: Path | None = None
+    """Tag definition file (YAML, docs/tags.md); unset means the shipped defaults."""
+    tick_s: float = Field(default=1.0, gt=0)
+    """How often a worker looks for users whose time-based tags are due."""
+    rescan_s: float = Field(default=600.0, gt=0)
+    """How often a worker rebuilds its timer schedule from its whole table."""
+
+
 class WorkerSettings(BaseSettings):
     model_config = _section("SIYU_WORKER_")
 
@@ -185,6 +197,7 @@ class Settings(BaseSettings):
     sql: SqlSettings = Field(default_factory=SqlSettings)
     lookup: LookupSettings = Field(default_factory=LookupSettings)
     identity: IdentitySettings = Field(default_factory=IdentitySettings)
+    tags: TagSettings = Field(default_factory=TagSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     sink: SinkSettings = Field(default_factory=SinkSettings)
 
@@ -234,6 +247,7 @@ class Settings(BaseSettings):
             "sql",
             "lookup",
             "identity",
+            "tags",
             "worker",
             "sink",
         ):
