@@ -142,7 +142,8 @@ def _fission(funnel: Funnel, config: FissionConfig, source: str) -> str:
     cols = ", ".join(f"{c} AS s{i}" for i, c in enumerate(conds))
     src = (
         f"SELECT user_id AS u, toUInt32(event_time) AS ts, intDiv(ts, {DAY_S}) AS dn, "
-        f"toUnixTimestamp64Milli(time) AS tms, {sharer} AS raw_sharer, {cols} FROM {source} WHERE event IN ({names})"
+        f"toUnixTimestamp64Milli(time) AS tms, {sharer} AS raw_sharer, {cols} "
+        f"FROM {source} WHERE event IN ({names})"
     )
     owners = (
         f"SELECT v, any(u) AS owner FROM (SELECT user_id AS u, arrayJoin(arrayConcat("
