@@ -154,6 +154,8 @@ class WorkerSettings(BaseSettings):
     """Faust table store. Rebuilt from changelogs, or from ClickHouse when they are empty."""
     count: int = Field(default=1, ge=1)
     """Workers the embedded supervisor starts."""
+    funnels_file: Path | None = None
+    """Funnel definition file (YAML or TOML, docs/funnels.md); unset: the shipped defaults."""
 
 
 class SinkSettings(BaseSettings):

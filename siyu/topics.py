@@ -64,7 +64,12 @@ TOPICS: tuple[TopicSpec, ...] = (
     ),
     TopicSpec("identity.map", doc="identity -> user id assignments (sink to identity_map)"),
     TopicSpec("tags.changes", doc="tag changes per user"),
-    TopicSpec("funnels.progress", doc="funnel step completions per user"),
+    TopicSpec("funnels.progress", doc="funnel step completions per user", sink_reads=True),
+    TopicSpec(
+        "funnels.fission",
+        doc="fission signals keyed by the sharer they concern (internal to the funnel agents)",
+        worker_reads=True,
+    ),
 )
 
 

@@ -14,7 +14,7 @@ the loser's (redirected) state after its transfer; it is not moved again.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import orjson
@@ -29,12 +29,23 @@ __all__ = ["register_merge_transfer"]
 logger = logging.getLogger(__name__)
 
 MergeFn = Callable[[Any, Any], Any]
+AfterMerge = Callable[[str, Any], Awaitable[None]]
+# Per table: what to do once a loser's state is merged in (send outputs only the union
+# reaches, e.g. funnel steps); runs inside merge_in, on the survivor's partition.
+_AFTER: dict[str, AfterMerge] = {}
 
 
-def register_merge_transfer(ctx: StreamContext, table: StateTable, merge: MergeFn) -> None:
-    """Make ``table`` follow identity merges using the pure ``merge`` function."""
+def register_merge_transfer(
+    ctx: StreamContext, table: StateTable, merge: MergeFn, *, after: AfterMerge | None = None
+) -> None:
+    """Make ``table`` follow identity merges using the pure ``merge`` function.
+
+    ``after(survivor, merged_state)`` runs once the merge is applied.
+    """
     first = not ctx.mergeables
     ctx.mergeables[table.name] = (table, merge)
+    if after is not None:
+        _AFTER[table.name] = after
     if first:
         _register_agents(ctx)
 
@@ -63,4 +74,7 @@ def _register_agents(ctx: StreamContext) -> None:
                 event.key.decode(), doc["loser"], doc["state"], doc["merged_from"], merge
             )
             outcome = "merged" if applied else "merge_replay_skipped"
+            hook = _AFTER.get(doc["table"])
+            if applied and hook is not None:
+                await hook(event.key.decode(), table.get(event.key.decode()))
             metrics.EVENTS.labels(agent=f"{doc['table']}_{outcome}").inc()

@@ -11,4 +11,5 @@ __all__ = ["AGENT_MODULES"]
 AGENT_MODULES: tuple[str, ...] = (
     "streams.agents.stitch",
     "streams.agents.counts",
+    "streams.agents.funnels",
 )

@@ -123,7 +123,8 @@ class FissionEdge:
     invitee: str
     step: int
     step_name: str
-    t: int
+    time: int
+    """Epoch seconds."""
     depth: int
     root: str
     campaign: str
@@ -131,7 +132,8 @@ class FissionEdge:
 
 @dataclass(frozen=True, slots=True)
 class RewardChange:
-    """The sharer's reward tag moved from ``old`` to ``new`` successful invites."""
+    """The sharer's reward tag moved from ``old`` to ``new`` successful invites;
+    ``invitee`` made it happen (empty when a merge of two sharers did)."""
 
     user_id: str
     tag: str
@@ -330,18 +332,14 @@ def absorb(
             )
         if sig.step == success_step and sig.invitee not in successes:
             successes.add(sig.invitee)
-            for threshold in config.rewards:
-                if len(successes) >= threshold and threshold not in rewarded:
-                    old = max(rewarded, default=None)
-                    out.rewards.append(
-                        RewardChange(user_id, config.reward_tag, old, threshold, sig.t, sig.invitee)
-                    )
-                    rewarded.append(threshold)
+            _reward(config, user_id, len(successes), sig.t, sig.invitee, rewarded, out)
         limit = cutoff(funnel, shares.newest)
         if limit is not None and sig.t < limit:
             continue
         invitees[sig.invitee] = tuple(sorted({*invitees.get(sig.invitee, ()), (sig.t, bit, ())}))
         shares = replace(shares, newest=max(shares.newest or sig.t, sig.t))
+    # Merged sharers may already stand past a threshold.
+    _reward(config, user_id, len(successes), shares.newest or 0, "", rewarded, out)
     shares, completions = _levels(funnel, shares, invitees)
     out.completions.extend(completions)
     limit = cutoff(funnel, shares.newest)
@@ -359,6 +357,22 @@ def absorb(
         rewarded=tuple(rewarded),
     )
     return state, out
+
+
+def _reward(
+    config: FissionConfig,
+    user_id: str,
+    count: int,
+    t: int,
+    invitee: str,
+    rewarded: list[int],
+    out: SharerOutputs,
+) -> None:
+    for threshold in config.rewards:
+        if count >= threshold and threshold not in rewarded:
+            old = max(rewarded, default=None)
+            out.rewards.append(RewardChange(user_id, config.reward_tag, old, threshold, t, invitee))
+            rewarded.append(threshold)
 
 
 def merge_sharer(a: SharerState | None, b: SharerState | None) -> SharerState:

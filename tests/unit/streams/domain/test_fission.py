@@ -227,7 +227,7 @@ def test_merges() -> None:
     assert fission.merge_sharer(None, union) is union
     assert fission.merge_sharer(SharerState(), sharers["b"]).inviter == "a"
     settled, out = fission.absorb(FUNNEL, DEFS.fission, union, "a", [])
-    assert [r.new for r in out.rewards] == []
+    assert [(r.old, r.new, r.invitee) for r in out.rewards] == [(None, 2, "")]
     assert settled.successes == union.successes
 
 
