@@ -38,9 +38,29 @@ _CAMPAIGNS = ("double11", "new_member", "flash_sale")
 _GROUPS = ("g-mums", "g-tea-lovers", "g-vip", "g-quiet")
 
 
+_DEAD_LETTER_COLUMNS = (
+    "project",
+    "dl_id",
+    "received_at",
+    "route",
+    "reason",
+    "event_index",
+    "event_id",
+    "payload",
+    "ip",
+)
+_REASONS = (
+    "missing identities",
+    "unknown platform 'tv'",
+    "event name too long",
+    "body is not JSON",
+)
+
+
 @dataclass
 class DemoData:
     events: list[tuple[Any, ...]] = field(default_factory=list)
+    dead_letters: list[tuple[Any, ...]] = field(default_factory=list)
     steps: list[tuple[Any, ...]] = field(default_factory=list)
     edges: list[tuple[Any, ...]] = field(default_factory=list)
 
@@ -111,6 +131,11 @@ def build_demo(
             timeline.append((min(e.time for e in tracked), user_id, tracked))
             data.events.extend(_event_row(project, e) for e in tracked)
     timeline.sort(key=lambda x: x[0])
+    for i in range(max(1, users // 50)):
+        at = dt.datetime.fromtimestamp((now_ms - rng.randint(0, days * 86_400_000)) / 1000, dt.UTC)
+        data.dead_letters.append(
+            (project, f"demo-dl-{seed}-{i}", at, "/v1/batch", rng.choice(_REASONS), 0, "", "{}", "")
+        )
     user_docs: dict[str, Any] = {}
     sharer_docs: dict[str, Any] = {}
     for _, user_id, tracked in timeline:
@@ -155,6 +180,7 @@ def load_demo(writer: ClickHouseWriter, data: DemoData, *, copies: int = 1) -> i
     """Insert the demo rows (``copies`` times, copies made inside ClickHouse); return events."""
     writer.insert("siyu.events", _EVENT_COLUMNS, data.events)
     writer.insert(FUNNEL_STEPS.name, FUNNEL_STEPS.columns, data.steps)
+    writer.insert("siyu.dead_letters", _DEAD_LETTER_COLUMNS, data.dead_letters)
     writer.insert(FISSION_EDGES.name, FISSION_EDGES.columns, data.edges)
     cols = ", ".join(_EVENT_COLUMNS)
     for copy in range(1, copies):

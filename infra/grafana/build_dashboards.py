@@ -1,0 +1,373 @@
+"""Write infra/grafana/dashboards/*.json from the panel lists below.
+
+Run ``python infra/grafana/build_dashboards.py`` after editing; the JSON files are
+committed. ClickHouse panels read the views of sinks/migrations/04x_*.sql with the
+grafana-clickhouse-datasource macros ($__timeFilter, $__dateFilter); Prometheus panels
+read the metrics of collectors/metrics.py, streams/metrics.py and sinks/metrics.py.
+"""
+
+from __future__ import annotations
+
+# ruff: noqa: E501, S608 - panel SQL and PromQL read best unwrapped; no user input reaches them
+
+import json
+from pathlib import Path
+from typing import Any
+
+CH = {"type": "grafana-clickhouse-datasource", "uid": "siyu-clickhouse"}
+PROM = {"type": "prometheus", "uid": "siyu-prometheus"}
+OUT = Path(__file__).parent / "dashboards"
+PROJECT = "project = '${project}'"
+
+
+def sql(title: str, query: str, kind: str = "table", w: int = 12, h: int = 8) -> dict[str, Any]:
+    viz = {"table": "table", "timeseries": "timeseries", "bar": "barchart", "stat": "stat"}[kind]
+    return {
+        "type": viz,
+        "title": title,
+        "datasource": CH,
+        "gridPos": {"w": w, "h": h},
+        "targets": [
+            {
+                "refId": "A",
+                "datasource": CH,
+                "editorType": "sql",
+                "queryType": "timeseries" if kind == "timeseries" else "table",
+                "format": 0 if kind == "timeseries" else 1,
+                "rawSql": " ".join(query.split()),
+            }
+        ],
+    }
+
+
+def prom(
+    title: str, exprs: dict[str, str], kind: str = "timeseries", w: int = 12
+) -> dict[str, Any]:
+    return {
+        "type": kind,
+        "title": title,
+        "datasource": PROM,
+        "gridPos": {"w": w, "h": 8},
+        "targets": [
+            {"refId": chr(65 + i), "datasource": PROM, "expr": expr, "legendFormat": legend}
+            for i, (legend, expr) in enumerate(exprs.items())
+        ],
+    }
+
+
+def dashboard(
+    uid: str, title: str, panels: list[dict[str, Any]], project: bool = True
+) -> dict[str, Any]:
+    x = y = 0
+    for i, p in enumerate(panels):
+        w, h = p["gridPos"]["w"], p["gridPos"]["h"]
+        if x + w > 24:
+            x, y = 0, y + h
+        p["gridPos"].update({"x": x, "y": y})
+        p["id"] = i + 1
+        x += w
+    variables = []
+    if project:
+        variables.append(
+            {
+                "name": "project",
+                "type": "query",
+                "datasource": CH,
+                "query": "SELECT DISTINCT project FROM siyu.events",
+                "current": {"text": "default", "value": "default"},
+                "refresh": 1,
+            }
+        )
+    return {
+        "uid": uid,
+        "title": title,
+        "tags": ["siyu"],
+        "schemaVersion": 39,
+        "time": {"from": "now-30d", "to": "now"},
+        "refresh": "30s",
+        "templating": {"list": variables},
+        "panels": panels,
+    }
+
+
+PIPELINE = dashboard(
+    "siyu-pipeline",
+    "siyu · pipeline health",
+    [
+        prom(
+            "Collector events/s",
+            {"{{outcome}}": "sum by (outcome) (rate(siyu_collector_events_total[1m]))"},
+        ),
+        prom(
+            "Collector requests/s",
+            {
+                "{{route}} {{outcome}}": "sum by (route, outcome) (rate(siyu_collector_requests_total[1m]))"
+            },
+        ),
+        prom(
+            "Stream events/s by agent",
+            {"{{agent}}": "sum by (agent) (rate(siyu_stream_events_total[1m]))"},
+        ),
+        prom(
+            "Sink rows/s by table", {"{{table}}": "sum by (table) (rate(siyu_sink_rows_total[1m]))"}
+        ),
+        prom(
+            "Backlog: accepted events not yet in ClickHouse",
+            {
+                "events": 'sum(siyu_collector_events_total{outcome="accepted"}) - sum(siyu_sink_rows_total{table="siyu.events"})',
+                "pending rows": "sum(siyu_sink_pending_rows)",
+            },
+        ),
+        prom(
+            "Errors",
+            {
+                "sink {{kind}}": "sum by (kind) (rate(siyu_sink_errors_total[5m]))",
+                "undecodable {{topic}}": "sum by (topic) (rate(siyu_sink_undecodable_total[5m]))",
+                "rejected": 'sum(rate(siyu_collector_events_total{outcome="rejected"}[5m]))',
+            },
+        ),
+        prom(
+            "Spool (Kafka unavailable)",
+            {
+                "bytes": "sum(siyu_collector_spool_bytes)",
+                "oldest s": "max(siyu_collector_spool_oldest_seconds)",
+            },
+        ),
+        prom(
+            "Latency p99",
+            {
+                "collector": "histogram_quantile(0.99, sum by (le) (rate(siyu_collector_request_seconds_bucket[5m])))",
+                "sink insert": "histogram_quantile(0.99, sum by (le) (rate(siyu_sink_insert_seconds_bucket[5m])))",
+                "stream record": "histogram_quantile(0.99, sum by (le) (rate(siyu_stream_record_seconds_bucket[5m])))",
+            },
+        ),
+        sql(
+            "Dead letters by reason",
+            f"""SELECT reason, count() AS letters, max(received_at) AS last_seen FROM siyu.dead_letters
+            WHERE {PROJECT} AND $__timeFilter(received_at) GROUP BY reason ORDER BY letters DESC""",
+        ),
+        sql(
+            "Events stored per hour",
+            f"""SELECT toStartOfHour(time) AS t, count() AS events FROM siyu.events
+            WHERE {PROJECT} AND $__timeFilter(time) GROUP BY t ORDER BY t""",
+            "timeseries",
+        ),
+    ],
+)
+
+ACQUISITION = dashboard(
+    "siyu-acquisition",
+    "siyu · acquisition by channel and scene",
+    [
+        sql(
+            "New users per day by channel",
+            f"""SELECT toDateTime(day) AS t, channel, sum(new_users) AS users
+            FROM siyu.acquisition WHERE {PROJECT} AND $__dateFilter(day) GROUP BY t, channel ORDER BY t""",
+            "timeseries",
+            24,
+        ),
+        sql(
+            "New users by scene",
+            f"""SELECT scene, sum(new_users) AS users FROM siyu.acquisition
+            WHERE {PROJECT} AND scene != '' AND $__dateFilter(day) GROUP BY scene ORDER BY users DESC""",
+            "bar",
+        ),
+        sql(
+            "New users by platform",
+            f"""SELECT platform, sum(new_users) AS users FROM siyu.acquisition
+            WHERE {PROJECT} AND $__dateFilter(day) GROUP BY platform ORDER BY users DESC""",
+            "bar",
+        ),
+        sql(
+            "Channel, scene and material attribution (first touch)",
+            f"""SELECT channel, scene, material, campaign,
+            users, payers, round(revenue, 2) AS revenue, pay_rate FROM siyu.attribution WHERE {PROJECT}
+            ORDER BY revenue DESC, users DESC LIMIT 50""",
+            "table",
+            24,
+        ),
+        sql(
+            "DAU / WAU / MAU (all platforms)",
+            f"""SELECT toDateTime(day) AS t, dau, wau, mau FROM siyu.active_users
+            WHERE {PROJECT} AND platform = 'all' AND $__dateFilter(day) ORDER BY t""",
+            "timeseries",
+            24,
+        ),
+    ],
+)
+
+FUNNELS = dashboard(
+    "siyu-funnels",
+    "siyu · funnels",
+    [
+        sql(
+            "Commerce funnel (users per step)",
+            f"""SELECT step_name, sum(users) AS users FROM siyu.funnel_counts
+            WHERE {PROJECT} AND funnel = 'commerce' AND $__dateFilter(day) GROUP BY step, step_name ORDER BY step""",
+            "bar",
+        ),
+        sql(
+            "Conversion by entry day",
+            f"""SELECT toString(day) AS entry_day, step, step_name, users, step_rate, overall_rate
+            FROM siyu.funnel_conversion WHERE {PROJECT} AND funnel = 'commerce' AND $__dateFilter(day)
+            ORDER BY day DESC, step""",
+            "table",
+        ),
+        sql(
+            "Paid users per entry day by platform",
+            f"""SELECT toDateTime(day) AS t, value AS platform, users
+            FROM siyu.funnel_counts_by_breakdown WHERE {PROJECT} AND funnel = 'commerce' AND dimension = 'platform'
+            AND step = 1 AND $__dateFilter(day) ORDER BY t""",
+            "timeseries",
+        ),
+        sql(
+            "Conversion by channel",
+            f"""SELECT value AS channel, sumIf(users, step = 1) AS entered,
+            sumIf(users, step = 5) AS paid, round(paid / greatest(entered, 1), 4) AS rate
+            FROM siyu.funnel_counts_by_breakdown WHERE {PROJECT} AND funnel = 'commerce' AND dimension = 'channel'
+            AND $__dateFilter(day) GROUP BY channel ORDER BY entered DESC LIMIT 20""",
+            "table",
+        ),
+        sql(
+            "A/B test conversion by variant",
+            f"""SELECT experiment, variant, exposed, viewed, carted, paid, pay_rate
+            FROM siyu.experiment_conversion WHERE {PROJECT} ORDER BY experiment, variant""",
+            "table",
+            24,
+        ),
+    ],
+)
+
+FISSION = dashboard(
+    "siyu-fission",
+    "siyu · fission (share and referral)",
+    [
+        sql(
+            "Fission funnel (sharers per step)",
+            f"""SELECT step_name, sum(users) AS sharers FROM siyu.funnel_counts
+            WHERE {PROJECT} AND funnel = 'fission' AND $__dateFilter(day) GROUP BY step, step_name ORDER BY step""",
+            "bar",
+        ),
+        sql(
+            "K-factor per campaign",
+            f"""SELECT if(campaign = '', '(none)', campaign) AS campaign, sharers, visitors,
+            converted, k_factor, visitors_per_sharer FROM siyu.fission_kfactor WHERE {PROJECT}
+            ORDER BY k_factor DESC""",
+            "table",
+        ),
+        sql(
+            "Invitee conversion per step",
+            f"""SELECT step_name, sum(invitees) AS invitees FROM siyu.fission_conversion
+            WHERE {PROJECT} GROUP BY step, step_name ORDER BY step""",
+            "bar",
+        ),
+        sql(
+            "Share tree depth",
+            f"""SELECT toString(depth) AS depth, count() AS invitees FROM siyu.fission_tree
+            WHERE {PROJECT} GROUP BY depth ORDER BY depth""",
+            "bar",
+        ),
+        sql(
+            "Top spreaders (KOC)",
+            f"""SELECT sharer, invitees, registered, ordered, descendants FROM siyu.fission_koc
+            WHERE {PROJECT} ORDER BY ordered DESC, registered DESC, invitees DESC LIMIT 20""",
+            "table",
+            24,
+        ),
+        sql(
+            "Invites per day",
+            f"""SELECT toStartOfDay(first_visit) AS t, count() AS invitees FROM siyu.fission_tree
+            WHERE {PROJECT} AND $__timeFilter(first_visit) GROUP BY t ORDER BY t""",
+            "timeseries",
+            24,
+        ),
+    ],
+)
+
+LIFECYCLE = dashboard(
+    "siyu-lifecycle",
+    "siyu · lifecycle, RFM and value",
+    [
+        sql(
+            "Lifecycle stages",
+            f"""SELECT stage, users, paying FROM siyu.lifecycle_distribution WHERE {PROJECT}
+            ORDER BY users DESC""",
+            "bar",
+        ),
+        sql(
+            "RFM segments (last 90 days)",
+            f"""SELECT segment, users, avg_monetary FROM siyu.rfm_distribution
+            WHERE {PROJECT} ORDER BY users DESC""",
+            "bar",
+        ),
+        sql(
+            "Top 20% users' share of revenue (80/20)",
+            f"""SELECT toString(month) AS month, payers, round(revenue, 2)
+            AS revenue, top20_share FROM siyu.revenue_concentration WHERE {PROJECT} ORDER BY month""",
+            "table",
+        ),
+        sql(
+            "Repurchase rate",
+            f"""SELECT toString(month) AS month, buyers, repeat_buyers, repurchase_rate
+            FROM siyu.repurchase_rate WHERE {PROJECT} ORDER BY month""",
+            "table",
+        ),
+        sql(
+            "LTV by cohort week and source",
+            f"""SELECT toString(cohort_week) AS cohort, source, users, payers,
+            round(revenue, 2) AS revenue, ltv FROM siyu.ltv_by_cohort WHERE {PROJECT}
+            ORDER BY cohort_week DESC, revenue DESC LIMIT 100""",
+            "table",
+            24,
+        ),
+    ],
+)
+
+RETENTION = dashboard(
+    "siyu-retention",
+    "siyu · retention and engagement",
+    [
+        sql(
+            "Retention D1 / D7 / D30 by cohort",
+            f"""SELECT toString(cohort_day) AS cohort, sum(users) AS cohort_users,
+            round(sum(d1) / cohort_users, 4) AS d1_rate, round(sum(d7) / cohort_users, 4) AS d7_rate,
+            round(sum(d30) / cohort_users, 4) AS d30_rate FROM siyu.retention WHERE {PROJECT}
+            AND $__dateFilter(cohort_day) GROUP BY cohort_day ORDER BY cohort_day DESC""",
+            "table",
+        ),
+        sql(
+            "Retention by platform",
+            f"""SELECT platform, sum(users) AS cohort_users,
+            round(sum(d1) / cohort_users, 4) AS d1_rate, round(sum(d7) / cohort_users, 4) AS d7_rate,
+            round(sum(d30) / cohort_users, 4) AS d30_rate FROM siyu.retention
+            WHERE {PROJECT} GROUP BY platform ORDER BY cohort_users DESC""",
+            "table",
+        ),
+        sql(
+            "DAU by platform",
+            f"""SELECT toDateTime(day) AS t, platform, dau FROM siyu.active_users
+            WHERE {PROJECT} AND platform != 'all' AND $__dateFilter(day) ORDER BY t""",
+            "timeseries",
+            24,
+        ),
+        sql(
+            "Pushes: open rate and results per campaign and group",
+            f"""SELECT campaign, group_id, reached, opened,
+            open_rate, downloads, orders, invitations FROM siyu.push_results WHERE {PROJECT}
+            ORDER BY campaign, group_id""",
+            "table",
+            24,
+        ),
+    ],
+)
+
+
+def main() -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    for board in (PIPELINE, ACQUISITION, FUNNELS, FISSION, LIFECYCLE, RETENTION):
+        name = board["uid"].removeprefix("siyu-") + ".json"
+        (OUT / name).write_text(json.dumps(board, indent=2, ensure_ascii=False) + "\n")
+
+
+if __name__ == "__main__":
+    main()
