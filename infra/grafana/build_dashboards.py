@@ -9,7 +9,6 @@ read the metrics of collectors/metrics.py, streams/metrics.py and sinks/metrics.
 from __future__ import annotations
 
 # ruff: noqa: E501, S608 - panel SQL and PromQL read best unwrapped; no user input reaches them
-
 import json
 from pathlib import Path
 from typing import Any
