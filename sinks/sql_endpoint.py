@@ -19,6 +19,7 @@ from starlette.routing import Route
 
 from sinks import metrics
 from sinks.exceptions import SinkError, SinkUnavailable
+from sinks.overview import overview
 from sinks.writer import ClickHouseWriter
 
 __all__ = ["build_sql_app"]
@@ -63,5 +64,6 @@ def build_sql_app(writer: ClickHouseWriter) -> Starlette:
         routes=[
             Route("/", query, methods=["GET", "POST"]),
             Route("/ping", ping),
+            Route("/overview", overview),
         ]
     )
