@@ -23,7 +23,15 @@ from siyu.settings import (
     WorkerSettings,
 )
 
-__all__ = ["RunningStack", "free_port", "restart_worker", "running_stack", "stack_settings"]
+__all__ = [
+    "RunningStack",
+    "assert_all_landed",
+    "free_port",
+    "restart_worker",
+    "running_stack",
+    "stack_settings",
+    "where_are",
+]
 
 WRITE_KEY = "demo-write-key"
 READ_KEY = "demo-read-key"
@@ -121,3 +129,55 @@ def restart_worker(running: RunningStack, index: int = 0, *, hard: bool = True) 
     child.proc.wait(60)
     assert f"worker-{index}" in running.stack.supervise_once()
     running.stack.wait_worker_ready(index)
+
+
+def where_are(running: RunningStack, event_ids: set[str]) -> str:
+    """For events missing from ClickHouse: which topics hold them (diagnosis text)."""
+    import asyncio
+
+    from aiokafka import AIOKafkaConsumer
+
+    from schemas.records import decode_batch
+
+    async def scan(topic: str) -> dict[str, list[tuple[int, int]]]:
+        consumer = AIOKafkaConsumer(
+            topic, bootstrap_servers=running.settings.kafka.bootstrap, auto_offset_reset="earliest"
+        )
+        await consumer.start()
+        found: dict[str, list[tuple[int, int]]] = {}
+        idle = 0
+        try:
+            while idle < 2:
+                batch = await consumer.getmany(timeout_ms=1000)
+                idle = idle + 1 if not batch else 0
+                for tp, records in batch.items():
+                    for r in records:
+                        for e in decode_batch(r.value or b"").events:
+                            if e.event_id in event_ids:
+                                found.setdefault(e.event_id, []).append((tp.partition, r.offset))
+        finally:
+            await consumer.stop()
+        return found
+
+    k = running.settings.kafka
+    raw = asyncio.run(scan(k.topic("events.raw")))
+    stitched = asyncio.run(scan(k.topic("events.stitched")))
+    return "; ".join(
+        f"{e}: raw={raw.get(e)} stitched={stitched.get(e)}" for e in sorted(event_ids)[:20]
+    )
+
+
+def assert_all_landed(running: RunningStack, run: str, expected: int, timeout: float = 90) -> None:
+    """Wait for ``expected`` distinct rows of events ``<run>-*``; explain what is missing."""
+    query = f"SELECT count() FROM siyu.events WHERE event_id LIKE '{run}-%'"
+    try:
+        running.wait_for(query, lambda n: n == expected, timeout=timeout)
+    except AssertionError:
+        have = {
+            r["event_id"]
+            for r in running.sql(f"SELECT event_id FROM siyu.events WHERE event_id LIKE '{run}-%'")
+        }
+        missing = {f"{run}-{i}" for i in range(expected)} - have
+        raise AssertionError(
+            f"{len(missing)} of {expected} events missing: {where_are(running, missing)}"
+        ) from None

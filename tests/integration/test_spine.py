@@ -9,7 +9,13 @@ from typing import Any
 
 import pytest
 
-from tests.stack import RunningStack, restart_worker, running_stack, stack_settings
+from tests.stack import (
+    RunningStack,
+    assert_all_landed,
+    restart_worker,
+    running_stack,
+    stack_settings,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -85,11 +91,7 @@ def test_worker_killed_mid_stream_loses_and_duplicates_nothing(stack: RunningSta
     sender.start()
     restart_worker(stack, 0, hard=True)
     sender.join()
-    stack.wait_for(
-        f"SELECT count() FROM siyu.events WHERE event_id LIKE '{run}-%'",
-        lambda n: n == 3000,
-        timeout=90,
-    )
+    assert_all_landed(stack, run, 3000)
     stack.wait_drained()
     assert _count(stack, run) == 3000
     counts = _user_counts(stack, run)
