@@ -1,0 +1,154 @@
+/**
+ * siyu for H5 pages. `siyu.init({serverUrl, writeKey})`, then auto-capture runs and the code
+ * API (`track`, `identify`, `setIdentity`, `share`, …) is available. Calls made before `init`
+ * are kept and replayed by it. No method throws.
+ */
+import { Client, VERSION } from '../core/client';
+import { safe } from '../core/safe';
+import type { Options, Props } from '../core/types';
+import { AutoTracker, type AutoTrackOptions } from './autotrack';
+import { browserRandom, browserStore, browserTimers, browserTransport, readCookie, writeCookie } from './env';
+import { DEPTH_PARAM, parseQuery, SHARER_PARAM, type Share, shareOf, utmOf, withParams } from './page';
+
+export interface H5Options extends Options {
+  /** `false` turns auto-capture off; an object turns single parts off. */
+  autoTrack?: boolean | AutoTrackOptions;
+  /** Cookie domain for the anonymous id (e.g. `.example.com` to share it across subdomains). */
+  cookieDomain?: string;
+}
+
+const ANON_COOKIE = 'siyu_anon';
+const SESSION_KEY = 'siyu_session';
+
+let client: Client | null = null;
+let tracker: AutoTracker | null = null;
+let cookieDomain: string | undefined;
+let session: { utm?: Record<string, string>; share?: Share } = {};
+const pending: Array<() => void> = [];
+
+function log(e: unknown): void {
+  if (client) client.log(e);
+}
+
+function run<R>(fn: (c: Client) => R, fallback: R): R {
+  if (client) return fn(client);
+  if (pending.length < 100) pending.push(() => fn(client as Client));
+  return fallback;
+}
+
+function sessionGet(): typeof session {
+  try {
+    return JSON.parse(sessionStorage.getItem(SESSION_KEY) || '{}') || {};
+  } catch {
+    return {};
+  }
+}
+
+function sessionSet(): void {
+  try {
+    sessionStorage.setItem(SESSION_KEY, JSON.stringify(session));
+  } catch {
+    // no sessionStorage: the values live in memory for this page
+  }
+}
+
+/** Entry attribution of this browsing session: utm and inbound share, from the landing URL. */
+function readEntry(): void {
+  const query = parseQuery(location.search);
+  const utm = utmOf(query);
+  const share = shareOf(query, location.pathname);
+  if (utm) session.utm = utm;
+  if (share) session.share = share;
+  if (utm || share) sessionSet();
+}
+
+function init(options: H5Options): void {
+  if (client) return;
+  session = sessionGet();
+  const c = new Client(
+    {
+      platform: 'h5',
+      store: browserStore(),
+      transport: browserTransport(),
+      timers: browserTimers,
+      queueKey: 'siyu_q:' + Date.now().toString(36) + Math.random().toString(36).slice(2, 8),
+      adopt: true,
+      random: browserRandom,
+      context: () => {
+        const ctx: Props = {};
+        if (session.utm) ctx.utm = session.utm;
+        if (session.share) ctx.share = session.share;
+        return ctx;
+      },
+      presets: () => ({
+        $url: location.href,
+        $url_path: location.pathname,
+        $title: document.title,
+        $screen_width: screen.width,
+        $screen_height: screen.height,
+      }),
+    },
+    options,
+  );
+  client = c;
+  cookieDomain = options.cookieDomain;
+  // The cookie outlives a cleared localStorage (and the reverse): whichever survived wins.
+  const fromCookie = readCookie(ANON_COOKIE);
+  if (fromCookie) c.setAnonymousId(fromCookie);
+  writeCookie(ANON_COOKIE, c.anonymousId, cookieDomain);
+  const auto = options.autoTrack === false ? { pageview: false, click: false, stay: false } : options.autoTrack === true ? {} : options.autoTrack || {};
+  tracker = new AutoTracker(c, auto, readEntry);
+  readEntry();
+  if (auto.pageview === false) {
+    // No page views: still deliver what is queued when the page goes away.
+    document.addEventListener('visibilitychange', () => document.visibilityState === 'hidden' && c.beacon());
+    window.addEventListener('pagehide', () => c.beacon());
+  } else tracker.start();
+  while (pending.length) safe(pending.shift() as () => void, undefined, log)();
+}
+
+/**
+ * A link to `url` (default: this page) that carries this visitor as the sharer, tracked as a
+ * `share` event. Whoever opens it carries `context.share = {sharer, depth, path}` on their events.
+ */
+function share(url?: string, props?: Props): string {
+  const c = client;
+  const target = url || location.href;
+  if (!c) return target;
+  const depth = (session.share ? session.share.depth : 0) + 1;
+  const link = withParams(target, { [SHARER_PARAM]: c.anonymousId, [DEPTH_PARAM]: String(depth) });
+  const path = link.replace(/^[a-z][a-z0-9+.-]*:\/\/[^/?#]+/i, '').split(/[?#]/)[0] || '/';
+  c.track('share', { $share_url: link, ...props }, { share: { sharer: c.anonymousId, depth, path } });
+  return link;
+}
+
+const siyu = {
+  version: VERSION,
+  init: safe(init, undefined, log),
+  track: safe((event: string, props?: Props) => run((c) => void c.track(event, props), undefined), undefined, log),
+  /** Link this device to a logged-in user: sends an `identify` event with anonymous_id and login_id. */
+  identify: safe((loginId: string, props?: Props) => run((c) => c.setIdentity('login_id', loginId, props), undefined), undefined, log),
+  /** Add an identity of any type: `wx_openid:<appid>`, `wx_unionid`, `mobile`, `member_id`, … */
+  setIdentity: safe((type: string, value: string) => run((c) => c.setIdentity(type, value), undefined), undefined, log),
+  reset: safe(
+    () =>
+      run((c) => {
+        c.reset();
+        writeCookie(ANON_COOKIE, c.anonymousId, cookieDomain);
+      }, undefined),
+    undefined,
+    log,
+  ),
+  register: safe((props: Props) => run((c) => c.register(props), undefined), undefined, log),
+  unregister: safe((name: string) => run((c) => c.unregister(name), undefined), undefined, log),
+  trackPageview: safe((props?: Props) => run(() => tracker && tracker.pageview(document.referrer, props), undefined), undefined, log),
+  share: safe(share, '', log),
+  flush: safe(() => (client ? client.flush() : Promise.resolve()), Promise.resolve(), log),
+  getAnonymousId: safe(() => (client ? client.anonymousId : ''), '', log),
+  getIdentities: safe(() => (client ? client.identities() : {}), {} as Record<string, string>, log),
+  /** Events waiting for delivery (persisted). */
+  queued: safe(() => (client ? client.queue.items.length : 0), 0, log),
+};
+
+export default siyu;
+export { siyu };

@@ -1,0 +1,141 @@
+/**
+ * siyu for WeChat mini-programs. In app.js, before `App()`:
+ *
+ *   const siyu = require('./siyu.mp.js');
+ *   siyu.init({ serverUrl: 'https://collect.example.com', writeKey: '…' });
+ *
+ * `init` wraps the global `App` and `Page` (turn off with `autoWrap: false` and wrap options
+ * yourself with `siyu.App(...)` / `siyu.Page(...)`). No method throws.
+ */
+import { Client, VERSION } from '../core/client';
+import { safe } from '../core/safe';
+import type { Options, Props } from '../core/types';
+import { entryContext, entryOf } from './entry';
+import { deviceProps, mpRandom, type Wx, wxStore, wxTransport } from './env';
+import { type Host, sharerParams, wrapApp, wrapPage } from './wrap';
+
+export interface MiniProgramOptions extends Options {
+  /** The mini-program's appid, the namespace of `wx_openid` (default: from wx.getAccountInfoSync). */
+  appId?: string;
+  /** Replace the global `App`/`Page` with wrapping ones (default true). */
+  autoWrap?: boolean;
+  /** The `wx` object (default: the global one; tests pass a simulated one). */
+  wx?: Wx;
+}
+
+type Options_ = Record<string, unknown>;
+type Ctor = (o: Options_) => unknown;
+
+declare const wx: Wx | undefined;
+declare let App: Ctor | undefined;
+declare let Page: Ctor | undefined;
+declare const getCurrentPages: (() => Array<{ route?: string }>) | undefined;
+
+export function createSdk() {
+  let host: Host | null = null;
+  let appId = '';
+  const log = (e: unknown) => host && host.client.log(e);
+
+  function init(options: MiniProgramOptions): void {
+    if (host) return;
+    const w = options.wx || (typeof wx !== 'undefined' ? wx : undefined);
+    if (!w) return;
+    const device = deviceProps(w);
+    let current: Host | null = null;
+    const client = new Client(
+      {
+        platform: 'miniprogram',
+        store: wxStore(w),
+        transport: wxTransport(w),
+        timers: { now: () => Date.now(), set: (fn, ms) => setTimeout(fn, ms), clear: (h) => clearTimeout(h as number) },
+        queueKey: 'siyu_q',
+        random: mpRandom,
+        context: () => entryContext(current && current.entry),
+        presets: () => ({ ...device, ...currentPage() }),
+      },
+      options,
+    );
+    current = host = {
+      client,
+      entry: null,
+      lastRoute: '',
+      appShownAt: Date.now(),
+      setEntry(opts) {
+        this.entry = entryOf(opts);
+      },
+    };
+    appId = options.appId || accountAppId(w);
+    try {
+      // The SDK may start after the app launched: take the entry from the launch options.
+      if (w.getLaunchOptionsSync) host.setEntry(w.getLaunchOptionsSync());
+    } catch (e) {
+      client.log(e);
+    }
+    if (options.autoWrap !== false) {
+      // Assign the free identifiers, as the host's `App({...})` / `Page({...})` calls read them.
+      const h = host;
+      if (typeof App === 'function') {
+        const app = App;
+        App = (o: Options_) => app(wrapApp(o, h));
+      }
+      if (typeof Page === 'function') {
+        const page = Page;
+        Page = (o: Options_) => page(wrapPage(o, h));
+      }
+    }
+  }
+
+  function currentPage(): Props {
+    try {
+      const pages = typeof getCurrentPages === 'function' ? getCurrentPages() : [];
+      const top = pages && pages[pages.length - 1];
+      return top && top.route ? { $url_path: '/' + top.route } : {};
+    } catch {
+      return {};
+    }
+  }
+
+  /** `wx_openid` is stored per appid as `wx_openid:<appid>`; other types as given. */
+  function identityKey(type: string): string {
+    return type === 'wx_openid' && appId ? 'wx_openid:' + appId : type;
+  }
+
+  const withClient =
+    <A extends unknown[], R>(fn: (h: Host, ...args: A) => R, fallback: R) =>
+    (...args: A): R =>
+      host ? fn(host, ...args) : fallback;
+
+  return {
+    version: VERSION,
+    init: safe(init, undefined, log),
+    track: safe(withClient((h, event: string, props?: Props) => void h.client.track(event, props), undefined), undefined, log),
+    identify: safe(withClient((h, loginId: string, props?: Props) => h.client.setIdentity('login_id', loginId, props), undefined), undefined, log),
+    setIdentity: safe(withClient((h, type: string, value: string) => h.client.setIdentity(identityKey(type), value), undefined), undefined, log),
+    reset: safe(withClient((h) => h.client.reset(), undefined), undefined, log),
+    register: safe(withClient((h, props: Props) => h.client.register(props), undefined), undefined, log),
+    unregister: safe(withClient((h, name: string) => h.client.unregister(name), undefined), undefined, log),
+    flush: safe(withClient((h) => h.client.flush(), Promise.resolve()), Promise.resolve(), log),
+    /** Wrap `App` options yourself (when `autoWrap: false`). */
+    App: safe((o: Options_) => (host ? wrapApp(o, host) : o), {} as Options_, log),
+    /** Wrap `Page` options yourself (when `autoWrap: false`). */
+    Page: safe((o: Options_) => (host ? wrapPage(o, host) : o), {} as Options_, log),
+    /** Query parameters that make a link/QR code carry this user as sharer (one level deeper). */
+    shareParams: safe(withClient((h) => sharerParams(h), {} as Record<string, string>), {} as Record<string, string>, log),
+    getAnonymousId: safe(withClient((h) => h.client.anonymousId, ''), '', log),
+    getIdentities: safe(withClient((h) => h.client.identities(), {} as Record<string, string>), {} as Record<string, string>, log),
+    queued: safe(withClient((h) => h.client.queue.items.length, 0), 0, log),
+  };
+}
+
+function accountAppId(w: Wx): string {
+  try {
+    const info = w.getAccountInfoSync ? w.getAccountInfoSync() : null;
+    return (info && info.miniProgram && info.miniProgram.appId) || '';
+  } catch {
+    return '';
+  }
+}
+
+const siyu = createSdk();
+export default siyu;
+export { siyu };
