@@ -98,6 +98,7 @@ class SinkService:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             metadata_max_age_ms=3000,
+            fetch_max_wait_ms=self.settings.kafka.fetch_max_wait_ms,
             max_poll_records=self.settings.sink.batch_rows,
             session_timeout_ms=int(self.settings.worker.session_timeout_s * 1000),
             heartbeat_interval_ms=3000,

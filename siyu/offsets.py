@@ -20,6 +20,8 @@ logger = logging.getLogger(__name__)
 
 # One fetch of the last batch is enough; the timeout only bounds an unreachable broker.
 _FETCH_TIMEOUT_MS = 2000
+# The embedded broker holds a Fetch for about half its max wait even when data is there.
+_FETCH_WAIT_MS = 20
 
 
 async def true_end_offsets_with(
@@ -58,7 +60,10 @@ async def true_end_offsets(
 ) -> dict[TopicPartition, int]:
     """End offsets of ``partitions`` from a short-lived, group-less consumer."""
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None
+        bootstrap_servers=bootstrap,
+        enable_auto_commit=False,
+        group_id=None,
+        fetch_max_wait_ms=_FETCH_WAIT_MS,
     )
     await consumer.start()
     try:
@@ -91,10 +96,20 @@ async def committed_offsets(
 
 
 async def group_lag(
-    bootstrap: str, group_id: str, topics: Iterable[str], partitions: int
+    bootstrap: str,
+    group_id: str,
+    topics: Iterable[str],
+    partitions: int,
+    *,
+    overrides: Mapping[str, int] | None = None,
 ) -> dict[TopicPartition, tuple[int, int]]:
-    """``{tp: (committed, end)}`` for every partition of ``topics``."""
-    tps = [TopicPartition(t, p) for t in topics for p in range(partitions)]
+    """``{tp: (committed, end)}`` for every partition of ``topics``.
+
+    ``overrides`` gives the partition count of topics that differ from ``partitions``
+    (asking for a partition that does not exist waits forever).
+    """
+    counts = overrides or {}
+    tps = [TopicPartition(t, p) for t in topics for p in range(counts.get(t, partitions))]
     ends, committed = await asyncio.gather(
         true_end_offsets(bootstrap, tps), committed_offsets(bootstrap, group_id, tps)
     )

@@ -46,6 +46,9 @@ class KafkaSettings(BaseSettings):
     replication_factor: int = Field(default=1, ge=1)
     embedded: bool = True
     """Start the bundled Tansu broker (``make run``). False when pointing at a real cluster."""
+    fetch_max_wait_ms: int = Field(default=50, ge=1, le=10_000)
+    """Longest a consumer's Fetch may wait for data. The embedded broker holds every Fetch
+    for about half of it even when records are waiting, so it bounds each hop's latency."""
 
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}{name}"
@@ -105,6 +108,8 @@ class CollectorSettings(BaseSettings):
     spool_segment_bytes: int = Field(default=16 << 20, ge=1 << 12)
     produce_timeout_s: float = Field(default=5.0, gt=0)
     """How long a request waits for Kafka before its events go to the spool instead."""
+    resend_window_bytes: int = Field(default=64 << 20, ge=0)
+    """Recently produced bytes kept in memory and sent again if the broker loses its log."""
 
 
 class SqlSettings(BaseSettings):
@@ -154,6 +159,9 @@ class WorkerSettings(BaseSettings):
     """Faust table store. Rebuilt from changelogs, or from ClickHouse when they are empty."""
     count: int = Field(default=1, ge=1)
     """Workers the embedded supervisor starts."""
+    commit_interval_s: float = Field(default=0.5, gt=0)
+    """How often a worker commits offsets. Records an agent sends are published when the
+    offset of the record that caused them is committed, so this bounds a hop's latency."""
     funnels_file: Path | None = None
     """Funnel definition file (YAML or TOML, docs/funnels.md); unset: the shipped defaults."""
 

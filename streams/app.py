@@ -21,7 +21,7 @@ def build_app(
     settings: Settings, *, index: int = 0, modules: tuple[str, ...] = AGENT_MODULES
 ) -> StreamContext:
     """A Faust app with every agent module registered. Installs the recovery patch."""
-    recovery.install()
+    recovery.install(fetch_max_wait_ms=settings.kafka.fetch_max_wait_ms)
     w = settings.worker
     datadir = settings.data_dir / "faust" / str(index)
     datadir.mkdir(parents=True, exist_ok=True)
@@ -32,6 +32,7 @@ def build_app(
         topic_partitions=settings.kafka.partitions,
         topic_replication_factor=settings.kafka.replication_factor,
         broker_session_timeout=w.session_timeout_s,
+        broker_commit_interval=w.commit_interval_s,
         broker_heartbeat_interval=min(3.0, w.session_timeout_s / 3),
         consumer_auto_offset_reset="earliest",
         key_serializer="raw",

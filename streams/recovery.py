@@ -1,4 +1,6 @@
-"""Make Faust table recovery see true changelog end offsets.
+"""Make Faust work correctly and promptly on the embedded broker.
+
+1. Table recovery must see true changelog end offsets.
 
 Faust takes ListOffsets(latest) − 1 as a changelog's highwater when it recovers a table
 (``Recovery._build_highwaters`` → ``AIOKafkaConsumerThread._highwaters``). The embedded
@@ -26,6 +28,8 @@ __all__ = ["install", "installed"]
 logger = logging.getLogger(__name__)
 
 _ORIGINAL = faust_aiokafka.AIOKafkaConsumerThread._highwaters
+_CREATE_CONSUMER = faust_aiokafka.AIOKafkaConsumerThread._create_worker_consumer
+_fetch_max_wait_ms = 1500
 
 
 async def _true_highwaters(self: Any, partitions: list[Any]) -> Mapping[Any, int]:
@@ -33,7 +37,9 @@ async def _true_highwaters(self: Any, partitions: list[Any]) -> Mapping[Any, int
     if self.consumer.in_transaction:
         return {tp: main.last_stable_offset(tp) for tp in partitions}
     bootstrap = main._client._bootstrap_servers
-    probe = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None)
+    probe = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, group_id=None, fetch_max_wait_ms=20
+    )
     await probe.start()
     try:
         ends = await true_end_offsets_with(
@@ -44,14 +50,24 @@ async def _true_highwaters(self: Any, partitions: list[Any]) -> Mapping[Any, int
     return {tp: ends[TopicPartition(tp.topic, tp.partition)] for tp in partitions}
 
 
-def install() -> None:
+def _create_worker_consumer(self: Any, transport: Any) -> AIOKafkaConsumer:
+    consumer: AIOKafkaConsumer = _CREATE_CONSUMER(self, transport)
+    consumer._fetch_max_wait_ms = _fetch_max_wait_ms  # read by AIOKafkaConsumer.start()
+    return consumer
+
+
+def install(*, fetch_max_wait_ms: int = 1500) -> None:
     """Patch Faust (idempotent)."""
+    global _fetch_max_wait_ms
+    _fetch_max_wait_ms = fetch_max_wait_ms
     faust_aiokafka.AIOKafkaConsumerThread._highwaters = _true_highwaters  # type: ignore[method-assign]
+    faust_aiokafka.AIOKafkaConsumerThread._create_worker_consumer = _create_worker_consumer  # type: ignore[method-assign]
 
 
 def uninstall() -> None:
     """Restore Faust's own method (tests use it to show what the patch prevents)."""
     faust_aiokafka.AIOKafkaConsumerThread._highwaters = _ORIGINAL  # type: ignore[method-assign]
+    faust_aiokafka.AIOKafkaConsumerThread._create_worker_consumer = _CREATE_CONSUMER  # type: ignore[method-assign]
 
 
 def installed() -> bool:
