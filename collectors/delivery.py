@@ -118,7 +118,7 @@ class SpoolingProducer:
         if self._writer is not None:
             await asyncio.shield(self._writer)
         if self.spooling and self.kafka_up:
-            with contextlib.suppress(TimeoutError):
+            with contextlib.suppress(TimeoutError, ProduceFailed):
                 await asyncio.wait_for(self._replay_all(), self.timeout_s * 2)
         if self.kafka_up:
             await self.kafka.stop()

@@ -6,6 +6,7 @@ coercion, junk-identity rules and clock-skew correction apply to all of them.
 
 from __future__ import annotations
 
+import json
 import math
 import uuid
 from collections.abc import Mapping
@@ -57,6 +58,14 @@ _MAX_IDENTITY_VALUE = 255
 _MAX_IDENTITY_KEY = 128
 # Item events describe things, not people: they carry no identity.
 _ITEM_TYPES = frozenset({"item_set", "item_delete"})
+
+
+def _dump(raw: Any) -> bytes:
+    """The event as JSON for its dead letter; values JSON itself cannot hold become text."""
+    try:
+        return orjson.dumps(raw)
+    except TypeError:
+        return json.dumps(raw, default=repr, ensure_ascii=False).encode()
 
 
 @dataclass(frozen=True, slots=True)
@@ -219,8 +228,9 @@ def normalize(
     """
 
     def reject(code: str, reason: str, event_id: str = "") -> Rejection:
-        payload = orjson.dumps(original if original is not None else raw)
-        return Rejection(index, code, reason, payload, event_id)
+        return Rejection(
+            index, code, reason, _dump(original if original is not None else raw), event_id
+        )
 
     if not isinstance(raw, dict):
         return reject("not_object", "event is not a JSON object")

@@ -7,6 +7,7 @@ single-event beacon (docs/collector.md has the figures).
 
 from __future__ import annotations
 
+from collections.abc import MutableMapping
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -20,7 +21,7 @@ class Incoming:
 
     __slots__ = ("_query", "headers", "method", "path", "peer", "query_string", "scope")
 
-    def __init__(self, scope: dict[str, Any]) -> None:
+    def __init__(self, scope: MutableMapping[str, Any]) -> None:
         self.scope = scope
         self.method: str = scope["method"]
         self.path: str = scope["path"]

@@ -11,6 +11,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from collectors.exceptions import ProduceFailed
+from collectors.retention import Retention
 
 __all__ = ["EventProducer", "KafkaEventProducer", "Message"]
 
@@ -31,12 +32,19 @@ class EventProducer(Protocol):
 
 
 class KafkaEventProducer:
-    """aiokafka with ``acks=all``. ``start`` raises ProduceFailed when no broker answers."""
+    """aiokafka with ``acks=all``. ``start`` raises ProduceFailed when no broker answers.
 
-    def __init__(self, *, bootstrap: str, timeout_s: float) -> None:
+    Keeps the last ``retain_bytes`` of produced messages and sends them again when the
+    broker's acknowledged offsets show it lost its log (see :mod:`collectors.retention`).
+    """
+
+    def __init__(self, *, bootstrap: str, timeout_s: float, retain_bytes: int = 0) -> None:
         self.bootstrap = bootstrap
         self.timeout_s = timeout_s
         self._producer: AIOKafkaProducer | None = None
+        self.retention = Retention(max_bytes=retain_bytes)
+        self._inflight = 0
+        self._lost: list[Message] = []
 
     @property
     def started(self) -> bool:
@@ -71,14 +79,42 @@ class KafkaEventProducer:
                 logger.warning("producer did not flush on stop: %s", exc)
 
     async def send_many(self, messages: Sequence[Message]) -> None:
+        if self._lost:
+            await self._resend_lost()
+        await self._produce(messages)
+        if self._lost:
+            await self._resend_lost()
+
+    async def _produce(self, messages: Sequence[Message]) -> None:
         if self._producer is None:
             raise ProduceFailed("producer not started")
+        self._inflight += len(messages)
         try:
             futures = [
                 await self._producer.send(topic, value=value, key=key)
                 for topic, key, value in messages
             ]
-            await asyncio.wait_for(asyncio.gather(*futures), self.timeout_s)
+            metas = await asyncio.wait_for(asyncio.gather(*futures), self.timeout_s)
         except (KafkaError, TimeoutError) as exc:
             logger.warning("produce failed: %r", exc)
             raise ProduceFailed(f"event broker unavailable: {exc!r}") from exc
+        finally:
+            self._inflight -= len(messages)
+        if self.retention.max_bytes:
+            acks = [(m.topic, m.partition, m.offset) for m in metas]
+            lost = self.retention.note(messages, acks, slack=self._inflight)
+            if lost:
+                logger.warning(
+                    "the broker lost its log (offsets went back): sending %d recent messages again",
+                    len(lost),
+                )
+                self._lost = lost + self._lost
+
+    async def _resend_lost(self) -> None:
+        while self._lost:
+            chunk, self._lost = self._lost[:500], self._lost[500:]
+            try:
+                await self._produce(chunk)
+            except ProduceFailed:
+                self._lost = chunk + self._lost
+                raise

@@ -107,7 +107,11 @@ def _identities(ev: Mapping[str, Any], properties: Mapping[str, Any]) -> dict[st
     present = {str(v) for v in out.values() if v is not None}
     distinct_id = ev.get("distinct_id")
     if distinct_id is not None and str(distinct_id) not in present:
-        logged_in = ev.get("login_id") is not None or properties.get("$is_login_id") is True
+        logged_in = (
+            ev.get("login_id") is not None
+            or properties.get("$is_login_id") is True
+            or ev.get("type") == "track_signup"  # distinct_id is the new login id
+        )
         out.setdefault("login_id" if logged_in else "anonymous_id", distinct_id)
     return out
 

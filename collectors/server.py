@@ -28,7 +28,11 @@ _GRACEFUL_S = 10
 def make_producer(settings: Settings) -> SpoolingProducer:
     c = settings.collector
     return SpoolingProducer(
-        KafkaEventProducer(bootstrap=settings.kafka.bootstrap, timeout_s=c.produce_timeout_s),
+        KafkaEventProducer(
+            bootstrap=settings.kafka.bootstrap,
+            timeout_s=c.produce_timeout_s,
+            retain_bytes=c.resend_window_bytes,
+        ),
         settings.spool_dir,
         timeout_s=c.produce_timeout_s,
         max_bytes=c.spool_max_bytes,
