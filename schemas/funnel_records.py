@@ -4,7 +4,7 @@ internal ``funnels.fission`` topic (JSON, like ``state.transfer``)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -37,8 +37,31 @@ def encode_progress(
         {
             "project": project,
             "user_id": user_id,
-            "steps": [asdict(s) for s in steps],
-            "edges": [asdict(e) for e in edges],
+            "steps": [
+                {
+                    "funnel": s.funnel,
+                    "day": s.day,
+                    "dimension": s.dimension,
+                    "value": s.value,
+                    "step": s.step,
+                    "step_name": s.step_name,
+                    "at": s.at,
+                }
+                for s in steps
+            ],
+            "edges": [
+                {
+                    "sharer": e.sharer,
+                    "invitee": e.invitee,
+                    "step": e.step,
+                    "step_name": e.step_name,
+                    "time": e.time,
+                    "depth": e.depth,
+                    "root": e.root,
+                    "campaign": e.campaign,
+                }
+                for e in edges
+            ],
         }
     )
 
@@ -55,7 +78,7 @@ def decode_progress(data: bytes) -> ProgressRecord:
 
 def encode_signals(project: str, signals: Sequence[FissionSignal]) -> bytes:
     """Signals for one user (the record key), as one record."""
-    return orjson.dumps({"p": project, "s": [asdict(s) for s in signals]})
+    return orjson.dumps({"p": project, "s": signals})
 
 
 def decode_signals(data: bytes) -> tuple[str, list[FissionSignal]]:

@@ -37,6 +37,7 @@ __all__ = [
     "StepCompletion",
     "add_entries",
     "advance",
+    "chain_starts",
     "close",
     "cutoff",
     "entries_of",
@@ -49,6 +50,8 @@ Entry = tuple[int, int, tuple[str, ...]]
 """(second, step mask, breakdown values of a step-1 entry or ())."""
 PartitionKey = tuple[int, int, str]
 """(entry day, breakdown dimension index or -1 for the total, breakdown value)."""
+Chain = tuple[int | None, ...]
+"""Per step, the start second of the latest chain that reached it (None: not reached)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,11 +76,15 @@ class FunnelProgress:
     """Newest entry time seen (epoch seconds)."""
     dropped: int = 0
     """Events that arrived too late to change a day still open."""
+    chains: dict[PartitionKey, Chain] = field(default_factory=dict)
+    """Per partition, windowFunnel's chain starts after its newest entry, so an entry
+    newer than all others advances it in O(steps); missing after a merge (recomputed)."""
 
     def to_json(self) -> dict[str, Any]:
         return {
             "e": [[t, m, list(b)] for t, m, b in self.entries],
             "r": [[d, i, v, lvl] for (d, i, v), lvl in self.reached.items()],
+            "c": [[d, i, v, list(c)] for (d, i, v), c in self.chains.items()],
             "t": self.newest,
             "x": self.dropped,
         }
@@ -91,32 +98,57 @@ class FunnelProgress:
             reached={(d, i, v): lvl for d, i, v, lvl in doc["r"]},
             newest=doc["t"],
             dropped=doc["x"],
+            chains={(d, i, v): tuple(c) for d, i, v, c in doc.get("c", ())},
         )
+
+
+def _extend(starts: Sequence[int | None], t: int, mask: int, window_s: int) -> Chain:
+    """windowFunnel's step for the entries of one second (``mask``), in step order."""
+    out = list(starts)
+    if mask & 1:
+        out[0] = t
+    for k in range(1, len(out)):
+        if mask >> k & 1:
+            begun = out[k - 1]
+            if begun is not None and t <= begun + window_s:
+                out[k] = begun
+    return tuple(out)
+
+
+def _level(starts: Chain) -> int:
+    for k in range(len(starts) - 1, -1, -1):
+        if starts[k] is not None:
+            return k + 1
+    return 0
+
+
+def chain_starts(seconds: Iterable[tuple[int, int]], window_s: int, size: int) -> Chain:
+    """The chain starts after visiting ``(second, mask)`` pairs sorted by second."""
+    starts: Chain = (None,) * size
+    for t, mask in seconds:
+        starts = _extend(starts, t, mask, window_s)
+    return starts
 
 
 def window_funnel_level(seconds: Iterable[tuple[int, int]], window_s: int, size: int) -> int:
     """``windowFunnel(window_s)`` over ``(second, mask)`` pairs sorted by second.
 
     Pairs of the same second must be combined into one mask (steps of one second are
-    visited in step order, as ClickHouse sorts by (timestamp, condition)).
+    visited in step order, as ClickHouse sorts by (timestamp, condition)). ClickHouse
+    stops at the full level; carrying on changes no level.
     """
-    starts: list[int | None] = [None] * size
-    for t, mask in seconds:
-        if mask & 1:
-            if size == 1:
-                return 1
-            starts[0] = t
-        for k in range(1, size):
-            if mask >> k & 1:
-                begun = starts[k - 1]
-                if begun is not None and t <= begun + window_s:
-                    starts[k] = begun
-                    if k == size - 1:
-                        return size
-    for k in range(size - 1, -1, -1):
-        if starts[k] is not None:
-            return k + 1
-    return 0
+    return _level(chain_starts(seconds, window_s, size))
+
+
+def _completions(
+    funnel: Funnel, key: PartitionKey, before: int, level: int, at: int
+) -> list[StepCompletion]:
+    day, dim, value = key
+    name = funnel.breakdown[dim].name if dim >= 0 else ""
+    return [
+        StepCompletion(funnel.name, day, name, value, k, funnel.steps[k - 1].name, at)
+        for k in range(before + 1, level + 1)
+    ]
 
 
 def _partition_seconds(
@@ -151,33 +183,33 @@ def _partitions(funnel: Funnel, entries: Sequence[Entry], days: set[int]) -> set
 
 
 def settle(
-    funnel: Funnel, progress: FunnelProgress, days: set[int] | None = None
+    funnel: Funnel,
+    progress: FunnelProgress,
+    days: set[int] | None = None,
+    keys: set[PartitionKey] | None = None,
 ) -> tuple[FunnelProgress, list[StepCompletion]]:
-    """Recompute the levels of the partitions of ``days`` (all when None).
+    """Recompute the levels of the partitions of ``days`` (all when both are None) and
+    of ``keys``.
 
     Returns the progress with the new levels and one completion per newly reached step.
     """
     entries = progress.entries
-    if days is None:
+    if days is None and keys is None:
         days = {t // DAY_S for t, mask, _ in entries if mask & 1}
     reached = dict(progress.reached)
+    chains = dict(progress.chains)
     done: list[StepCompletion] = []
     at = progress.newest or 0
-    for key in sorted(_partitions(funnel, entries, days)):
-        level = window_funnel_level(
-            _partition_seconds(entries, key, funnel.window_s), funnel.window_s, funnel.size
-        )
+    for key in sorted(_partitions(funnel, entries, days or set()) | (keys or set())):
+        seconds = _partition_seconds(entries, key, funnel.window_s)
+        chains[key] = chain_starts(seconds, funnel.window_s, funnel.size)
+        level = _level(chains[key])
         before = reached.get(key, 0)
-        if level <= before:
-            continue
-        reached[key] = level
-        day, dim, value = key
-        name = funnel.breakdown[dim].name if dim >= 0 else ""
-        done.extend(
-            StepCompletion(funnel.name, day, name, value, k, funnel.steps[k - 1].name, at)
-            for k in range(before + 1, level + 1)
-        )
-    return close(funnel, FunnelProgress(entries, reached, progress.newest, progress.dropped)), done
+        if level > before:
+            reached[key] = level
+            done.extend(_completions(funnel, key, before, level, at))
+    settled = FunnelProgress(entries, reached, progress.newest, progress.dropped, chains)
+    return close(funnel, settled), done
 
 
 def cutoff(funnel: Funnel, newest: int | None) -> int | None:
@@ -198,6 +230,7 @@ def close(funnel: Funnel, progress: FunnelProgress) -> FunnelProgress:
         reached={k: v for k, v in progress.reached.items() if k[0] >= first_open},
         newest=progress.newest,
         dropped=progress.dropped,
+        chains={k: v for k, v in progress.chains.items() if k[0] >= first_open},
     )
 
 
@@ -222,7 +255,47 @@ def add_entries(
         days.update(range((t - funnel.window_s) // DAY_S, t // DAY_S + 1))
     if len(entries) > funnel.max_entries:
         entries = entries[-funnel.max_entries :]
-    return FunnelProgress(tuple(entries), progress.reached, newest, dropped), days
+    kept = FunnelProgress(tuple(entries), progress.reached, newest, dropped, progress.chains)
+    return kept, days
+
+
+def _advance_newest(
+    funnel: Funnel,
+    chains: dict[PartitionKey, Chain],
+    reached: dict[PartitionKey, int],
+    entry: Entry,
+    done: list[StepCompletion],
+) -> set[PartitionKey]:
+    """Apply an entry newer than every other one to the open partitions' chains.
+
+    It is the last entry windowFunnel visits, so extending each stored chain by it gives
+    the same levels as a full recomputation. Returns the partitions without a stored
+    chain (after a merge), which must be recomputed.
+    """
+    t, mask, bvals = entry
+    day = t // DAY_S
+    own: set[PartitionKey] = set()
+    if mask & 1:
+        own = {(day, -1, ""), *((day, i, v) for i, v in enumerate(bvals))}
+    candidates = set(own)
+    if mask > 1:
+        first_day = (t - funnel.window_s) // DAY_S
+        # Only partitions with a level can advance; every one of them has one.
+        candidates.update(k for k in reached if k[0] >= first_day)
+    redo: set[PartitionKey] = set()
+    for key in candidates:
+        starts = chains.get(key)
+        if starts is None:
+            if key in reached:
+                redo.add(key)
+                continue
+            starts = (None,) * funnel.size
+        chains[key] = _extend(starts, t, mask if key in own else mask & ~1, funnel.window_s)
+        level, before = _level(chains[key]), reached.get(key, 0)
+        if level > before:
+            reached[key] = level
+            done.extend(_completions(funnel, key, before, level, t))
+    return redo
 
 
 def entries_of(funnel: Funnel, events: Iterable[TrackEvent]) -> list[Entry]:
@@ -246,10 +319,35 @@ def advance(
     applying the same events again returns no completions.
     """
     batch = (events,) if isinstance(events, TrackEvent) else events
-    progress, days = add_entries(funnel, progress or FunnelProgress(), entries_of(funnel, batch))
-    if not days:
-        return progress, []
-    return settle(funnel, progress, days)
+    progress = progress or FunnelProgress()
+    entries = list(progress.entries)
+    present = set(entries)
+    reached, chains = dict(progress.reached), dict(progress.chains)
+    newest, dropped = progress.newest, progress.dropped
+    done: list[StepCompletion] = []
+    days: set[int] = set()
+    keys: set[PartitionKey] = set()
+    for entry in entries_of(funnel, batch):
+        t = entry[0]
+        limit = cutoff(funnel, newest)
+        if limit is not None and t < limit:
+            dropped += 1
+            continue
+        if newest is None or t > newest:
+            keys |= _advance_newest(funnel, chains, reached, entry, done)
+        elif entry not in present:
+            days.update(range((t - funnel.window_s) // DAY_S, t // DAY_S + 1))
+        if entry not in present:
+            present.add(entry)
+            insort(entries, entry)
+        newest = t if newest is None else max(newest, t)
+    if len(entries) > funnel.max_entries:
+        entries = entries[-funnel.max_entries :]
+    progress = FunnelProgress(tuple(entries), reached, newest, dropped, chains)
+    if days or keys:
+        progress, more = settle(funnel, progress, days, keys)
+        return progress, done + more
+    return close(funnel, progress), done
 
 
 def merge(a: FunnelProgress | None, b: FunnelProgress | None) -> FunnelProgress:
@@ -268,4 +366,4 @@ def merge(a: FunnelProgress | None, b: FunnelProgress | None) -> FunnelProgress:
         reached=reached,
         newest=newest,
         dropped=a.dropped + b.dropped,
-    )
+    )  # chains are dropped: settle() recomputes them for the union

@@ -8,6 +8,7 @@ from streams.domain.funnel_model import DAY_S
 from streams.domain.funnels import (
     FunnelProgress,
     StepCompletion,
+    add_entries,
     advance,
     merge,
     settle,
@@ -165,3 +166,28 @@ def test_settle_all_days_ignores_entries_past_the_window() -> None:
     again, done = settle(SHOP, progress)
     assert done == []
     assert again.reached == progress.reached
+
+
+def test_new_events_after_a_merge_recompute_the_union() -> None:
+    a, _ = advance(SHOP, None, ev("$pageview", T0))
+    b, _ = advance(SHOP, None, ev("view_product", T0 + 1))
+    merged = merge(a, b)
+    assert merged.chains == {}
+    _, done = advance(SHOP, merged, ev("add_to_cart", T0 + 2))
+    assert steps(done) == [2, 3]
+
+
+def test_add_entries_drops_late_ones_and_bounds_the_rest() -> None:
+    tiny = funnels(
+        {
+            "funnels": {
+                "f": {"window": 60, "max_entries": 2, "steps": [{"name": "a", "events": "x"}]}
+            }
+        }
+    ).funnels[0]
+    progress, days = add_entries(tiny, FunnelProgress(), [(T0 + i, 1, ()) for i in range(3)])
+    assert [t for t, _, _ in progress.entries] == [T0 + 1, T0 + 2]
+    assert days == {TODAY}
+    progress, days = add_entries(tiny, progress, [(T0 - 5 * DAY, 1, ())])
+    assert progress.dropped == 1
+    assert days == set()
