@@ -49,7 +49,10 @@ test: lint typecheck ## lint, typecheck and every test (unit, integration, end-t
 bench: $(STAMP) ## every benchmark; writes bench/results/latest.json
 	$(BIN)/python -m bench
 
+bench-funnels: $(STAMP) ## funnel events/s (5 funnels + fission) and slowest dashboard query on 10M events
+	$(BIN)/python -m bench.funnels
+
 clean: ## remove the virtualenv and local data
 	rm -rf $(VENV) data
 
-.PHONY: help install run demo status format lint typecheck test-unit test bench clean
+.PHONY: help install run demo status format lint typecheck test-unit test bench bench-funnels clean
