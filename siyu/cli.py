@@ -172,5 +172,23 @@ def demo(
     _out('Try: siyu sql "SELECT event, count() FROM siyu.events GROUP BY event ORDER BY 2 DESC"')
 
 
+@app.command("funnel-sql")
+def funnel_sql(
+    name: str,
+    breakdown: Annotated[bool, typer.Option(help="per breakdown value")] = False,
+    source: Annotated[str, typer.Option(help="events relation")] = "siyu.events_current",
+) -> None:
+    """Print the windowFunnel query that must equal a funnel's live counts."""
+    from streams.domain.funnel_sql import window_funnel_sql
+    from streams.funnel_config import load_funnels
+
+    defs = load_funnels(Settings().worker.funnels_file)
+    funnel = next((f for f in defs.funnels if f.name == name), None)
+    if funnel is None:
+        _out(f"siyu funnel-sql: no funnel {name!r} ({', '.join(f.name for f in defs.funnels)})")
+        raise typer.Exit(1)
+    _out(window_funnel_sql(funnel, source=source, breakdown=breakdown, fission=defs.fission))
+
+
 def main() -> None:
     app()
