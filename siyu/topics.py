@@ -63,7 +63,12 @@ TOPICS: tuple[TopicSpec, ...] = (
         worker_reads=True,
     ),
     TopicSpec("identity.map", doc="identity -> user id assignments (sink to identity_map)"),
-    TopicSpec("tags.changes", doc="tag changes per user"),
+    TopicSpec("tags.changes", doc="tag changes per user, keyed by user id", sink_reads=True),
+    TopicSpec(
+        "tags.signals",
+        doc="timer ticks and referral credits keyed by user id (internal to the tag agents)",
+        worker_reads=True,
+    ),
     TopicSpec("funnels.progress", doc="funnel step completions per user", sink_reads=True),
     TopicSpec(
         "funnels.fission",
