@@ -43,11 +43,18 @@ typecheck: $(STAMP) ## mypy (strict for streams/domain, schemas, sinks)
 test-unit: $(STAMP) ## unit tests only (no services)
 	$(BIN)/pytest tests/unit -q
 
-test: lint typecheck ## lint, typecheck and every test (unit, integration, end-to-end)
+sdk-compat: ## install the real Sensors SDKs (npm) and chromium for the SDK tests
+	bash tests/sdk_compat/setup.sh
+
+test: lint typecheck sdk-compat ## lint, typecheck and every test (unit, integration, end-to-end)
 	$(BIN)/pytest -q
 
 bench: $(STAMP) ## every benchmark; writes bench/results/latest.json
 	$(BIN)/python -m bench
+
+bench-collector: $(STAMP) ## collector events/s and beacons/s per core against a bare ASGI echo server
+	command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	$(BIN)/python -m bench.collector
 
 bench-funnels: $(STAMP) ## funnel events/s (5 funnels + fission) and slowest dashboard query on 10M events
 	$(BIN)/python -m bench.funnels
@@ -55,4 +62,4 @@ bench-funnels: $(STAMP) ## funnel events/s (5 funnels + fission) and slowest das
 clean: ## remove the virtualenv and local data
 	rm -rf $(VENV) data
 
-.PHONY: help install run demo status format lint typecheck test-unit test bench bench-funnels clean
+.PHONY: help install run demo status format lint typecheck test-unit test bench bench-funnels bench-collector sdk-compat clean
