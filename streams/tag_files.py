@@ -26,7 +26,10 @@ def load_definitions(path: Path | None = None) -> Definitions:
         ) from exc
 
     def include(name: str) -> tuple[str, str]:
-        target = (path.parent / name).resolve()
+        base = path.parent
+        if name.startswith("siyu:"):  # a file shipped with siyu
+            base, name = DEFAULT_TAGS_FILE.parent, name.removeprefix("siyu:")
+        target = (base / name).resolve()
         return target.read_text(encoding="utf-8"), str(target)
 
     return parse_definitions(text, source=str(path), include=include)

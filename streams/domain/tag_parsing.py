@@ -40,7 +40,16 @@ from streams.domain.tag_definitions import (
 from streams.domain.tag_rules import RuleError, compile_rule, evaluate_rules, fact_names
 from streams.domain.tags import Facts
 
-__all__ = ["BUILTIN_TAGS", "DefinitionError", "parse_definitions", "parse_duration"]
+__all__ = [
+    "BUILTIN_TAGS",
+    "SHIPPED_SCENES",
+    "DefinitionError",
+    "parse_definitions",
+    "parse_duration",
+]
+
+# Included-file name of the scene dictionary shipped with siyu (streams/config/scenes.yaml).
+SHIPPED_SCENES = "siyu:scenes.yaml"
 
 # Tags the engine computes itself; rule names may not reuse them.
 BUILTIN_TAGS = frozenset(
@@ -123,7 +132,10 @@ _SOURCE_KEYS = frozenset({"scenes", "utm_mediums", "utm_default", "share", "qr",
 
 def _sources(f: SourceFile, doc: Mapping[str, Any]) -> SceneDictionary:
     if "sources" not in doc:
-        return SceneDictionary()
+        if f.include is None:
+            return SceneDictionary()
+        # No sources section: the shipped scene dictionary.
+        doc = {"sources": {"scenes_file": SHIPPED_SCENES}}
     node = mapping(f, doc, "sources", _SOURCE_KEYS | {"scenes_file"})
     parts: list[tuple[SourceFile, Mapping[str, Any]]] = []
     if "scenes_file" in node:

@@ -11,6 +11,8 @@ CONFIG = Path(__file__).parents[4] / "streams" / "config"
 
 
 def _include(files: dict[str, str]):  # type: ignore[no-untyped-def]
+    files = {"siyu:scenes.yaml": (CONFIG / "scenes.yaml").read_text(), **files}
+
     def read(name: str) -> tuple[str, str]:
         if name not in files:
             raise FileNotFoundError(2, "No such file or directory")
@@ -43,10 +45,12 @@ def test_shipped_defaults_parse() -> None:
     assert d.utc_offset == 8 * HOUR_MS
 
 
-def test_empty_file_means_defaults() -> None:
+def test_empty_file_means_defaults_with_the_shipped_scene_dictionary() -> None:
     d = _parse("")
     assert d.source == "tags.yaml"
     assert d.rules == ()
+    assert d.scenes.scenes[1047] == "qr"
+    assert parse_definitions("", source="t.yaml").scenes.scenes == {}
 
 
 FULL = """

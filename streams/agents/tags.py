@@ -1,0 +1,226 @@
+"""Real-time tags: events.stitched (and timer ticks) → user_profiles → tags.changes.
+
+- ``tags`` agent: one step per events.stitched record (the events of one request of one
+  user): fold them into the user's profile, evaluate every tag once, publish the changes
+  as one ``tags.changes`` record, deliver referral credits to the inviters.
+- ``tag_signals`` agent on ``tags.signals`` (keyed by user id, co-partitioned with the
+  profiles): timer ticks (lifecycle, windows, time-based rules move with no event) and
+  referral credits. Writing state from a stream, never from the timer itself, keeps every
+  table write inside stream iteration, where Faust needs it.
+- a timer per worker: reloads the definition file when it changes (a broken file is
+  logged and the last good definitions stay), and sends a tick for each user whose
+  ``due`` time has come. The schedule lives in memory and is rebuilt from the table after
+  start-up and every rebalance.
+- identity merges: the loser's profile moves to the survivor (streams/merging.py) and a
+  tick right after publishes the merged tags and removes the loser's.
+
+Every write is idempotent per source record (origin, offset), and events are also
+deduplicated by event id, so replays never double-count.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+
+from schemas.records import decode_batch
+from schemas.tag_records import encode_tag_changes
+from streams import metrics
+from streams.context import StreamContext
+from streams.domain.profile import Credit
+from streams.domain.profile_merge import merge
+from streams.domain.tag_definitions import TagChange
+from streams.domain.tags import Evaluation, apply_events, credit_referral, tick
+from streams.merging import register_merge_transfer
+from streams.state import StateTable
+from streams.tag_files import DefinitionsWatcher
+from streams.tag_schedule import DueSchedule
+
+__all__ = ["register"]
+
+logger = logging.getLogger(__name__)
+
+# A rule that fails is logged at most this often (it fails for every user alike).
+_RULE_ERROR_LOG_S = 60.0
+# Profiles decoded between yields to the event loop while rebuilding the schedule.
+_RESCAN_CHUNK = 2000
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class _Profiles(StateTable):
+    """The profile table; tells the scheduler when a merge changed a survivor."""
+
+    def __init__(self, table: Any, on_merged: Callable[[str], None]) -> None:
+        super().__init__(table)
+        self._on_merged = on_merged
+
+    def absorb(
+        self,
+        survivor: str,
+        loser: str,
+        loser_state: Any,
+        loser_merged: list[str],
+        merge: Callable[..., Any],
+    ) -> bool:
+        with_id = functools.partial(merge, survivor_id=survivor)
+        applied = super().absorb(survivor, loser, loser_state, loser_merged, with_id)
+        if applied:
+            self._on_merged(survivor)
+        return applied
+
+
+class _Tags:
+    """Shared state of the tag agents of one worker."""
+
+    def __init__(self, ctx: StreamContext) -> None:
+        self.ctx = ctx
+        self.watcher = DefinitionsWatcher(ctx.settings.tags.file)
+        self.schedule = DueSchedule()
+        base = ctx.table("user_profiles", help="tag profile per user id")
+        self.profiles = _Profiles(base.table, lambda user: self.schedule.set(user, 1))
+        self.changes = ctx.topic("tags.changes")
+        self.signals = ctx.topic("tags.signals")
+        self._rule_logged: dict[str, float] = {}
+
+    def merge(self, survivor: Any, loser: Any, survivor_id: str = "") -> Any:
+        return merge(self.watcher.current, survivor, loser, survivor_id=survivor_id)
+
+    async def publish(self, result: Evaluation, project: str) -> None:
+        p = result.profile
+        by_user: dict[str, list[TagChange]] = {}
+        for change in result.changes:
+            by_user.setdefault(change.user_id, []).append(change)
+        for user, changes in by_user.items():
+            await self.changes.send(
+                key=user.encode(), value=encode_tag_changes(project or p["project"], user, changes)
+            )
+        for credit in result.credits:
+            doc = {"kind": "credit", "invitee": credit.invitee, "at": credit.at, "project": project}
+            await self.signals.send(key=credit.inviter.encode(), value=orjson.dumps(doc))
+        if p["uid"]:
+            self.schedule.set(p["uid"], p["due"])
+        metrics.EVENTS.labels(agent="tags_changes").inc(len(result.changes))
+        if result.rule_errors:
+            self._log_rule_errors(result.rule_errors)
+
+    def _log_rule_errors(self, errors: tuple[tuple[str, str], ...]) -> None:
+        metrics.EVENTS.labels(agent="tags_rule_errors").inc(len(errors))
+        now = time.monotonic()
+        for rule, reason in errors:
+            if now - self._rule_logged.get(rule, -_RULE_ERROR_LOG_S) >= _RULE_ERROR_LOG_S:
+                self._rule_logged[rule] = now
+                logger.warning("tag rule %s failed (tag left out): %s", rule, reason)
+
+    async def rescan(self) -> int:
+        """Rebuild the schedule from every profile this worker holds."""
+        self.schedule.clear()
+        n = 0
+        for i, (key, raw) in enumerate(list(self.profiles.table.items())):
+            doc = orjson.loads(raw)
+            state = doc.get("v")
+            if state and not doc.get("r") and state.get("due", 0) > 0:
+                self.schedule.set(key.decode(), state["due"])
+                n += 1
+            if i % _RESCAN_CHUNK == _RESCAN_CHUNK - 1:
+                await asyncio.sleep(0)
+        logger.info("tag timers rebuilt: %d users scheduled", n)
+        return n
+
+
+def register(ctx: StreamContext) -> None:
+    tags = _Tags(ctx)
+    profiles = tags.profiles
+    register_merge_transfer(ctx, profiles, tags.merge)
+
+    @ctx.app.agent(ctx.topic("events.stitched"), name="tags")
+    async def tag_events(stream):  # type: ignore[no-untyped-def]
+        async for event in stream.events():
+            batch = decode_batch(event.value)
+            now, defs = _now_ms(), tags.watcher.current
+            out: list[Evaluation] = []
+            step = functools.partial(
+                _apply, defs, events=batch.events, now=now, user_id=batch.key,
+                project=batch.project,
+            )  # fmt: skip
+            applied, _ = profiles.update(
+                batch.key, batch.origin, batch.origin_offset, _recording(out, step)
+            )
+            if not applied:
+                metrics.EVENTS.labels(agent="tags_replay_skipped").inc(len(batch.events))
+                continue
+            await tags.publish(out[0], batch.project)
+            metrics.EVENTS.labels(agent="tags").inc(out[0].applied)
+
+    @ctx.app.agent(tags.signals, name="tag_signals")
+    async def tag_signals(stream):  # type: ignore[no-untyped-def]
+        async for event in stream.events():
+            user, doc = event.key.decode(), orjson.loads(event.value)
+            origin = f"{event.message.topic}/{event.message.partition}"
+            now, defs = _now_ms(), tags.watcher.current
+            if doc["kind"] == "tick":
+                current = profiles.get(user)
+                if current is None or profiles.redirect(user) is not None:
+                    continue
+                if not 0 < current.get("due", 0) <= now:
+                    continue  # rescheduled since (an event came): nothing due yet
+                cause = "merge" if current.get("retired") or current["due"] == 1 else "timer"
+                step: Callable[[Any], Evaluation] = functools.partial(
+                    _tick, defs, now=now, cause=cause
+                )
+            else:
+                credit = Credit(inviter=user, invitee=doc["invitee"], at=doc["at"])
+                step = functools.partial(_credit, defs, credit=credit, now=now)
+            out: list[Evaluation] = []
+            applied, _ = profiles.update(user, origin, event.message.offset, _recording(out, step))
+            if applied:
+                await tags.publish(out[0], doc.get("project", ""))
+                metrics.EVENTS.labels(agent=f"tags_{doc['kind']}").inc()
+
+    state = {"assignment": frozenset(), "rescanned": 0.0}
+
+    @ctx.app.timer(interval=ctx.settings.tags.tick_s)  # type: ignore[untyped-decorator]
+    async def tag_timer() -> None:
+        tags.watcher.poll()
+        app = ctx.app
+        if getattr(app, "in_recovery", False) or getattr(app, "rebalancing", False):
+            return
+        assignment = frozenset(app.assignor.assigned_actives())
+        age = time.monotonic() - state["rescanned"]  # type: ignore[operator]
+        if assignment != state["assignment"] or age >= ctx.settings.tags.rescan_s:
+            state["assignment"] = assignment
+            state["rescanned"] = time.monotonic()
+            await tags.rescan()
+        for user in tags.schedule.pop_due(_now_ms()):
+            await tags.signals.send(key=user.encode(), value=b'{"kind":"tick"}')
+
+
+def _tick(defs: Any, old: Any, *, now: int, cause: str) -> Evaluation:
+    return tick(defs, old, now, cause=cause)
+
+
+def _credit(defs: Any, old: Any, *, credit: Credit, now: int) -> Evaluation:
+    return credit_referral(defs, old, credit, now)
+
+
+def _apply(defs: Any, old: Any, *, events: Any, now: int, user_id: str, project: str) -> Evaluation:
+    return apply_events(defs, old, events, now, user_id=user_id, project=project, owned=True)
+
+
+def _recording(out: list[Evaluation], step: Callable[[Any], Evaluation]) -> Callable[[Any], Any]:
+    """``step`` as a state update that also keeps its outputs in ``out``."""
+
+    def run(old: Any) -> Any:
+        result = step(old)
+        out.append(result)
+        return result.profile
+
+    return run
