@@ -7,5 +7,6 @@ __all__ = ["ROUTE_MODULES"]
 ROUTE_MODULES: tuple[str, ...] = (
     "sinks.routes.events",
     "sinks.routes.funnels",
+    "sinks.routes.tags",
     "sinks.routes.state",
 )
