@@ -11,5 +11,6 @@ __all__ = ["AGENT_MODULES"]
 AGENT_MODULES: tuple[str, ...] = (
     "streams.agents.stitch",
     "streams.agents.counts",
+    "streams.agents.tags",
     "streams.agents.funnels",
 )
