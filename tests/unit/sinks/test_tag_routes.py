@@ -49,7 +49,10 @@ def test_route_patterns_match_only_their_topics() -> None:
 
 
 def test_profile_changelog_gives_state_and_current_tags() -> None:
-    doc = {"v": {"project": "p", "tags": {"koc": True, "orders": 2}, "updated_at": 7}, "o": {}}
+    doc: dict[str, object] = {
+        "v": {"project": "p", "tags": {"koc": True, "orders": 2}, "updated_at": 7},
+        "o": {},
+    }
     rows = list(PROFILE_ROUTE.to_rows(_profile_record(doc)))
     tables = [t.name for t, _ in rows]
     assert tables == ["siyu.stream_state", "siyu.user_tags"]
