@@ -1,0 +1,104 @@
+"""Shared pieces of the end-to-end benchmarks: a stack on free ports and steady traffic."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+import orjson
+
+from siyu.ports import free_port
+from siyu.settings import (
+    CollectorSettings,
+    KafkaSettings,
+    LookupSettings,
+    Settings,
+    SinkSettings,
+    SqlSettings,
+    WorkerSettings,
+)
+
+__all__ = ["PER_REQUEST", "bench_settings", "offer", "rss_kib"]
+
+PER_REQUEST = 20
+"""Events per request, all of one device: what an SDK's batch looks like."""
+
+
+def bench_settings(data: Path, workers: int = 1) -> Settings:
+    return Settings(
+        data_dir=data,
+        kafka=KafkaSettings(bootstrap=f"127.0.0.1:{free_port()}"),
+        collector=CollectorSettings(port=free_port()),
+        sql=SqlSettings(port=free_port()),
+        lookup=LookupSettings(port=free_port()),
+        worker=WorkerSettings(metrics_port=free_port(workers + 1), count=workers),
+        sink=SinkSettings(metrics_port=free_port()),
+    )
+
+
+async def offer(
+    settings: Settings,
+    *,
+    rate: int,
+    seconds: float,
+    devices: int = 5000,
+    every_second: Callable[[float], None] | None = None,
+) -> tuple[int, int, float]:
+    """POST ``rate`` events/s for ``seconds``; return (accepted, failed requests, elapsed)."""
+    url = f"http://127.0.0.1:{settings.collector.port}/v1/batch"
+    interval = PER_REQUEST / rate
+    accepted = failed = 0
+    limits = httpx.Limits(max_connections=64)
+    async with httpx.AsyncClient(
+        headers={"X-Siyu-Key": "demo-write-key"}, timeout=30, limits=limits
+    ) as client:
+
+        async def post(i: int) -> None:
+            nonlocal accepted, failed
+            now = time.time_ns() // 1_000_000
+            body = [
+                {
+                    "event_id": f"bench-{i}-{j}",
+                    "event": "view_product",
+                    "time": now,
+                    "platform": "h5",
+                    "identities": {"anonymous_id": f"a{i % devices}"},
+                    "properties": {"product_id": f"p{j}", "price": 19.9},
+                }
+                for j in range(PER_REQUEST)
+            ]
+            try:
+                answer = await client.post(url, content=orjson.dumps(body))
+            except httpx.HTTPError:
+                failed += 1
+                return
+            if answer.status_code == 200:
+                accepted += answer.json()["accepted"]
+            else:
+                failed += 1
+
+        started = time.perf_counter()
+        tasks: set[asyncio.Task[None]] = set()
+        next_tick = started + 1
+        for i in range(int(seconds * rate / PER_REQUEST)):
+            due = started + i * interval
+            await asyncio.sleep(max(0.0, due - time.perf_counter()))
+            task = asyncio.create_task(post(i))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+            if every_second is not None and time.perf_counter() >= next_tick:
+                every_second(time.perf_counter() - started)
+                next_tick += 1
+        await asyncio.gather(*tasks)
+        elapsed = time.perf_counter() - started
+    return accepted, failed, elapsed
+
+
+def rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
