@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import os
-import threading
 import tempfile
+import threading
 import time
 from pathlib import Path
 
