@@ -8,12 +8,17 @@ CREATE TABLE IF NOT EXISTS siyu.user_tags
     project     LowCardinality(String),
     user_id     String,
     tags        Map(String, String),
+    tags_json   String,
     updated_at  DateTime64(3, 'UTC'),
     deleted     UInt8,
     version     UInt64
 )
 ENGINE = ReplacingMergeTree(version, deleted)
 ORDER BY (project, user_id);
+
+-- tags: every value as text, for SQL; tags_json: the same tags with their types (numbers,
+-- booleans), for the lookup API (sinks/tag_lookup.py).
+ALTER TABLE siyu.user_tags ADD COLUMN IF NOT EXISTS tags_json String AFTER tags;
 
 -- Every change published on tags.changes (history; what SOP triggers consume).
 -- old NULL: the tag was added; new NULL: removed. A replayed record replaces its copy.

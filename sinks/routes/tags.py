@@ -20,7 +20,8 @@ from siyu.settings import Settings
 __all__ = ["TAG_CHANGES", "USER_TAGS", "change_rows", "routes", "tag_text"]
 
 USER_TAGS = TableSpec(
-    "siyu.user_tags", ("project", "user_id", "tags", "updated_at", "deleted", "version")
+    "siyu.user_tags",
+    ("project", "user_id", "tags", "tags_json", "updated_at", "deleted", "version"),
 )
 TAG_CHANGES = TableSpec(
     "siyu.tag_changes", ("project", "user_id", "tag", "old", "new", "at", "cause")
@@ -41,13 +42,15 @@ def _profile_rows(record: Record) -> Iterator[tuple[TableSpec, Row]]:
     doc = orjson.loads(record.value) if record.value is not None else {}
     profile = doc.get("v") or {}
     deleted = record.value is None or bool(doc.get("r")) or not profile
+    tags = profile.get("tags", {})
     version = record.timestamp_ms * 1_000_000 + record.offset % 1_000_000
     yield (
         USER_TAGS,
         (
             profile.get("project", ""),
             record.key.decode(),
-            {} if deleted else {k: tag_text(v) for k, v in profile.get("tags", {}).items()},
+            {} if deleted else {k: tag_text(v) for k, v in tags.items()},
+            "{}" if deleted else orjson.dumps(tags).decode(),
             profile.get("updated_at") or record.timestamp_ms,
             1 if deleted else 0,
             version,

@@ -60,6 +60,7 @@ def test_profile_changelog_gives_state_and_current_tags() -> None:
         "p",
         "u1",
         {"koc": "true", "orders": "2"},
+        '{"koc":true,"orders":2}',
         7,
         0,
         1_764_000_000_000_000_005,
@@ -76,8 +77,8 @@ def test_profile_changelog_gives_state_and_current_tags() -> None:
 )
 def test_deleted_users(doc: dict[str, object] | None) -> None:
     ((_, row),) = [r for r in PROFILE_ROUTE.to_rows(_profile_record(doc)) if r[0] is USER_TAGS]
-    assert row[2] == {}
-    assert row[4] == 1
+    assert (row[2], row[3]) == ({}, "{}")
+    assert row[5] == 1
 
 
 def test_records_without_key_give_nothing() -> None:
@@ -128,3 +129,16 @@ def test_rows_land_in_chdb_and_views_answer(writer: ClickHouseWriter) -> None:
     )
     assert values == [("u2",)]
     assert writer.rows("SELECT tag, old, new FROM siyu.tag_changes") == [("koc", None, "true")]
+
+
+def test_lookup_reads_typed_tags_back(writer: ClickHouseWriter) -> None:
+    from sinks.tag_lookup import read_user_tags
+
+    doc = {"v": {"project": "p", "tags": {"koc": True, "n": 2, "x": "o'k"}, "updated_at": 5}}
+    record = Record(CHANGELOG, 0, 1, b"u'1", orjson.dumps(doc), 1_764_000_000_000)
+    for table, row in PROFILE_ROUTE.to_rows(record):
+        writer.insert(table.name, table.columns, [row])
+    found = read_user_tags(writer.rows, "p", "u'1")
+    assert found is not None
+    assert (found.user_id, found.tags, found.updated_at) == ("u'1", doc["v"]["tags"], 5)  # type: ignore[index]
+    assert read_user_tags(writer.rows, "p", "nobody") is None
