@@ -186,6 +186,19 @@ describe('persistence', () => {
     assert.equal(c.queue.items.length, 0);
   });
 
+  test('a queue released on page hide is adopted by the next page at once', async () => {
+    const store = memoryStore();
+    const timers = manualTimers();
+    const closing = new Client(fakeEnv({ store, timers, collector: fakeCollector([0]), queueKey: 'siyu_q:a', adopt: true }), OPTIONS);
+    closing.track('undelivered');
+    await timers.advance(0);
+    closing.release();
+    const collector = fakeCollector();
+    new Client(fakeEnv({ store, timers, collector, queueKey: 'siyu_q:b', adopt: true }), OPTIONS);
+    await timers.advance(0);
+    assert.deepEqual(collector.delivered.map((e) => e.event), ['undelivered']);
+  });
+
   test('corrupt stored state starts fresh instead of failing', () => {
     const store = memoryStore();
     store.set('siyu_state', '{not json');

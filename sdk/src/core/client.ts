@@ -167,6 +167,11 @@ export class Client {
     }
   }
 
+  /** The page is closing: hand what is left to the next page (after a last beacon). */
+  release(): void {
+    this.queue.release();
+  }
+
   private sendLoop(): Promise<void> {
     if (!this.loop) {
       this.loop = this.drain().then(() => {

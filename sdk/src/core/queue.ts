@@ -7,8 +7,8 @@
  * for good), so a retry resends the same event ids and the server dedupes them.
  *
  * Browser tabs share one storage: each page keeps its own key (`siyu_q:<page id>`) with a
- * heartbeat, and a new page adopts the queues of pages whose heartbeat is older than
- * `STALE_MS` (a tab that closed before it could deliver).
+ * heartbeat, and a new page adopts the queues of pages that were closed before they could
+ * deliver (released on page hide) or whose heartbeat is older than `STALE_MS` (crashed).
  */
 import type { KeyValueStore, WireEvent } from './types';
 
@@ -83,12 +83,21 @@ export class Queue {
 
   /** Write the queue (and the heartbeat); when storage is full, keep the newest half. */
   save(): void {
+    this.write(this.now());
+  }
+
+  /** The page is going away: mark what is left as free for the next page to adopt at once. */
+  release(): void {
+    this.write(0);
+  }
+
+  private write(t: number): void {
     if (!this.items.length) {
       this.store.remove(this.key);
       return;
     }
     let items = this.items;
-    while (!this.store.set(this.key, JSON.stringify({ t: this.now(), items } as Stored))) {
+    while (!this.store.set(this.key, JSON.stringify({ t, items } as Stored))) {
       if (items.length <= 1) return;
       items = items.slice(Math.ceil(items.length / 2));
     }

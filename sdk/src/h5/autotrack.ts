@@ -86,6 +86,7 @@ export class AutoTracker {
   private pageShown(e: Event): void {
     // Restored from the back/forward cache: a new visit of the same page.
     if ((e as PageTransitionEvent).persisted) {
+      this.client.queue.save(); // take the released queue back
       this.hidden = false;
       this.visibleSince = Date.now();
       this.pageview(document.referrer);
@@ -117,6 +118,7 @@ export class AutoTracker {
   private pageHidden(): void {
     this.leave();
     this.client.beacon();
+    this.client.release();
   }
 
   private leave(): void {

@@ -102,7 +102,10 @@ function init(options: H5Options): void {
   if (auto.pageview === false) {
     // No page views: still deliver what is queued when the page goes away.
     document.addEventListener('visibilitychange', () => document.visibilityState === 'hidden' && c.beacon());
-    window.addEventListener('pagehide', () => c.beacon());
+    window.addEventListener('pagehide', () => {
+      c.beacon();
+      c.release();
+    });
   } else tracker.start();
   while (pending.length) safe(pending.shift() as () => void, undefined, log)();
 }
