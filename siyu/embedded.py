@@ -26,7 +26,7 @@ from siyu.broker import start_broker
 from siyu.exceptions import TrackingError
 from siyu.offsets import group_lag
 from siyu.settings import Settings
-from siyu.topics import TOPICS, changelog_topics, ensure_topics
+from siyu.topics import TOPICS, changelog_topics, ensure_topics, partition_overrides
 
 __all__ = ["Stack", "SupervisorError"]
 
@@ -191,7 +191,13 @@ class Stack:
             (s.worker.app_id, worker_topics),
             (f"{s.worker.app_id}-sink", sink_topics),
         ):
-            lag = await group_lag(s.kafka.bootstrap, group, topics, s.kafka.partitions)
+            lag = await group_lag(
+                s.kafka.bootstrap,
+                group,
+                topics,
+                s.kafka.partitions,
+                overrides=partition_overrides(s.kafka),
+            )
             behind += sum(max(0, end - committed) for committed, end in lag.values())
         return behind
 

@@ -11,7 +11,7 @@ from aiokafka.errors import KafkaError
 from siyu.exceptions import TrackingError
 from siyu.offsets import group_lag
 from siyu.settings import Settings
-from siyu.topics import TOPICS, changelog_topics
+from siyu.topics import TOPICS, changelog_topics, partition_overrides
 
 __all__ = ["SqlError", "run_sql", "sql_url", "status_report"]
 
@@ -91,7 +91,9 @@ async def _progress(settings: Settings) -> list[str]:
     }
     out = []
     for group, topics in groups.items():
-        lag = await group_lag(k.bootstrap, group, topics, k.partitions)
+        lag = await group_lag(
+            k.bootstrap, group, topics, k.partitions, overrides=partition_overrides(k)
+        )
         for topic in topics:
             parts = [v for tp, v in lag.items() if tp.topic == topic]
             committed = sum(c for c, _ in parts)

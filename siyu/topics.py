@@ -14,7 +14,7 @@ from aiokafka.errors import TopicAlreadyExistsError
 
 from siyu.settings import KafkaSettings
 
-__all__ = ["TOPICS", "TopicSpec", "changelog_topics", "ensure_topics"]
+__all__ = ["TOPICS", "TopicSpec", "changelog_topics", "ensure_topics", "partition_overrides"]
 
 logger = logging.getLogger(__name__)
 
@@ -51,18 +51,29 @@ TOPICS: tuple[TopicSpec, ...] = (
         "identity.links",
         partitions=1,
         doc="events that introduce an identity or join users; one partition serializes links",
+        worker_reads=True,
     ),
     TopicSpec(
         "identity.merges",
         doc="user merges (loser -> survivor), keyed by the loser",
         worker_reads=True,
+        sink_reads=True,
     ),
     TopicSpec(
         "state.transfer",
         doc="per-user state of merged-away users, keyed by the survivor (streams/merging.py)",
         worker_reads=True,
     ),
-    TopicSpec("identity.map", doc="identity -> user id assignments (sink to identity_map)"),
+    TopicSpec(
+        "identity.map",
+        doc="identity -> user id assignments, keyed by identity (sink to identity_map, lookup)",
+        sink_reads=True,
+    ),
+    TopicSpec(
+        "identity.conflicts",
+        doc="links refused by the identity rules (sink to identity_conflicts)",
+        sink_reads=True,
+    ),
     TopicSpec("tags.changes", doc="tag changes per user, keyed by user id", sink_reads=True),
     TopicSpec(
         "tags.signals",
@@ -76,6 +87,11 @@ TOPICS: tuple[TopicSpec, ...] = (
         worker_reads=True,
     ),
 )
+
+
+def partition_overrides(kafka: KafkaSettings) -> dict[str, int]:
+    """Full names of the topics whose partition count is not the configured default."""
+    return {kafka.topic(t.name): t.partitions for t in TOPICS if t.partitions}
 
 
 async def ensure_topics(kafka: KafkaSettings, extra: tuple[TopicSpec, ...] = ()) -> list[str]:

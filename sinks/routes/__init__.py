@@ -8,5 +8,6 @@ ROUTE_MODULES: tuple[str, ...] = (
     "sinks.routes.events",
     "sinks.routes.funnels",
     "sinks.routes.tags",
+    "sinks.routes.identity",
     "sinks.routes.state",
 )

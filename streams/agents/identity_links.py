@@ -1,0 +1,138 @@
+"""identity.links → events.stitched, identity.map, identity.merges, identity.conflicts.
+
+The one place the identity graph changes. ``identity.links`` has a single partition,
+so exactly one worker runs this agent at a time and decides every link in one order:
+two events racing to join the same identities on different ``events.raw`` partitions
+meet here, one after the other, and cannot disagree.
+
+Per record (the events of one request that needed a graph change), in this order:
+
+1. decide each event against the graph, staging its changes;
+2. send the stitched events (each event with the user it has after the whole record,
+   so an event followed by a merge in the same record lands on the survivor);
+3. write the staged changes to the graph table (other agents and workers see them);
+4. publish assignments, merges and conflicts.
+
+A worker killed anywhere in between replays the record: decisions are idempotent
+(:mod:`streams.domain.identity`), stitched records keep the raw record's origin offset
+so per-user state skips them, and assignments, merges and conflicts are deduplicated by
+their consumers.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field, replace
+
+from schemas.identity_records import (
+    IdentityAssignment,
+    IdentityConflict,
+    assignment_key,
+    encode_assignment,
+    encode_conflict,
+)
+from schemas.merge_records import IdentityMerge, encode_merge
+from schemas.records import EventBatch, decode_batch, encode_batch
+from streams.agents import identity_metrics as m
+from streams.agents.identity_table import GraphStore
+from streams.context import StreamContext
+from streams.domain.identity import link
+from streams.domain.identity_model import Assignment
+from streams.domain.identity_rules import Identity, IdentityRules
+from streams.domain.stitching import Stitched, group_by_user, prepare
+
+__all__ = ["Decided", "decide_batch", "register"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Decided:
+    """What one links record produces."""
+
+    stitched: list[Stitched] = field(default_factory=list)
+    assignments: list[IdentityAssignment] = field(default_factory=list)
+    merges: list[IdentityMerge] = field(default_factory=list)
+    conflicts: list[IdentityConflict] = field(default_factory=list)
+
+
+def decide_batch(rules: IdentityRules, graph: GraphStore, batch: EventBatch) -> Decided:
+    """Decide every event of a links record, staging the graph changes in ``graph``."""
+    project = batch.project
+    out = Decided()
+    pairs = []
+    published: dict[Identity, tuple[Assignment, int, str]] = {}
+    for event in batch.events:
+        prepared = prepare(rules, event)
+        result = link(
+            rules,
+            graph,
+            project=project,
+            event_id=event.event_id,
+            event_type=event.type,
+            identities=prepared.identities,
+            time=event.time,
+            version=graph.next_version(),
+        )
+        graph.stage(project, result)
+        m.LINKS.labels(outcome=result.outcome).inc()
+        pairs.append((result.user_id, prepared.event))
+        for a in result.published:
+            published[a.identity] = (a, event.time, event.event_id)
+        out.merges += [
+            IdentityMerge(project, x.loser, x.survivor, event.time, event.event_id, x.reason)
+            for x in result.merges
+        ]
+        out.conflicts += [
+            IdentityConflict(
+                project,
+                event.event_id,
+                event.time,
+                c.identity.key,
+                c.identity.value,
+                c.user_id,
+                c.other_user_id,
+                c.reason,
+            )
+            for c in result.conflicts
+        ]
+    out.stitched = group_by_user((graph.final_user(project, u), e) for u, e in pairs)
+    if batch.origin:
+        graph.stage_decided(batch.origin, batch.origin_offset)
+    out.assignments = [
+        IdentityAssignment(
+            project, a.identity.key, a.identity.value, a.user_id, a.version, time, event_id
+        )
+        for a, time, event_id in published.values()
+    ]
+    return out
+
+
+def register(ctx: StreamContext, graph: GraphStore, rules: IdentityRules) -> None:
+    links = ctx.topic("identity.links")
+    stitched = ctx.topic("events.stitched")
+    identity_map = ctx.topic("identity.map")
+    merges = ctx.topic("identity.merges")
+    conflicts = ctx.topic("identity.conflicts")
+
+    @ctx.app.agent(links, name="identity_links")
+    async def decide(stream):  # type: ignore[no-untyped-def]
+        async for event in stream.events():
+            batch = decode_batch(event.value)
+            out = decide_batch(rules, graph, batch)
+            for group in out.stitched:
+                record = replace(batch, key=group.user_id, events=group.events)
+                await stitched.send(key=group.user_id.encode(), value=encode_batch(record))
+            graph.flush()
+            for a in out.assignments:
+                key = assignment_key(a.project, a.id_type, a.id_value)
+                await identity_map.send(key=key, value=encode_assignment(a))
+            for x in out.merges:
+                await merges.send(key=x.loser.encode(), value=encode_merge(x))
+            for c in out.conflicts:
+                key = assignment_key(c.project, c.id_type, c.id_value)
+                await conflicts.send(key=key, value=encode_conflict(c))
+            m.ROUTED.labels(path="link").inc(len(batch.events))
+            m.MERGES.inc(len(out.merges))
+            for c in out.conflicts:
+                m.CONFLICTS.labels(reason=":".join(c.reason.split(":")[:2])).inc()
