@@ -46,7 +46,10 @@ test-unit: $(STAMP) ## unit tests only (no services)
 sdk-compat: ## install the real Sensors SDKs (npm) and chromium for the SDK tests
 	bash tests/sdk_compat/setup.sh
 
-test: lint typecheck sdk-compat ## lint, typecheck and every test (unit, integration, end-to-end)
+sdk-test: ## siyu JS SDK: npm ci, chromium if missing, build (size budget), typecheck, node unit tests
+	bash sdk/scripts/test.sh
+
+test: lint typecheck sdk-compat sdk-test ## lint, typecheck and every test (unit, integration, end-to-end)
 	$(BIN)/pytest -q
 
 bench: $(STAMP) ## every benchmark; writes bench/results/latest.json
@@ -62,4 +65,4 @@ bench-funnels: $(STAMP) ## funnel events/s (5 funnels + fission) and slowest das
 clean: ## remove the virtualenv and local data
 	rm -rf $(VENV) data
 
-.PHONY: help install run demo status format lint typecheck test-unit test bench bench-funnels bench-collector sdk-compat clean
+.PHONY: help install run demo status format lint typecheck test-unit test bench bench-funnels bench-collector sdk-compat sdk-test clean
