@@ -39,7 +39,7 @@ from streams.domain.tag_definitions import TagChange
 from streams.domain.tags import Evaluation, apply_events, credit_referral, tick
 from streams.merging import register_merge_transfer
 from streams.state import StateTable
-from streams.tag_files import DefinitionsWatcher
+from streams.tag_files import DefinitionError, DefinitionsWatcher
 from streams.tag_schedule import DueSchedule
 
 __all__ = ["register"]
@@ -83,7 +83,11 @@ class _Tags:
 
     def __init__(self, ctx: StreamContext) -> None:
         self.ctx = ctx
-        self.watcher = DefinitionsWatcher(ctx.settings.tags.file)
+        try:
+            self.watcher = DefinitionsWatcher(ctx.settings.tags.file)
+        except DefinitionError as exc:
+            logger.critical("tag definitions unusable, worker not started: %s", exc)
+            raise
         self.schedule = DueSchedule()
         base = ctx.table("user_profiles", help="tag profile per user id")
         self.profiles = _Profiles(base.table, lambda user: self.schedule.set(user, 1))
