@@ -212,3 +212,22 @@ def test_every_event_id_once(stack: RunningStack, browsed: dict[str, Any]) -> No
         f" WHERE identities['anonymous_id'] IN {anons}"
     )
     assert rows[0]["n"] == rows[0]["ids"] == A_EVENTS + 5
+
+
+def test_fission_edge_from_shared_link(stack: RunningStack, browsed: dict[str, Any]) -> None:
+    """The funnels credit A with B's visit through A's link (step 2 of ``fission``)."""
+
+    def user_of(anon: str) -> str:
+        query = (
+            "SELECT any(user_id) FROM siyu.identity_map FINAL WHERE deleted = 0"
+            f" AND id_type = 'anonymous_id' AND id_value = '{anon}'"
+        )
+        return str(stack.wait_for(query, bool, 60))
+
+    sharer, invitee = user_of(browsed["anonA"]), user_of(browsed["anonB"])
+    assert sharer != invitee
+    edges = (
+        "SELECT count() FROM siyu.fission_edges_current WHERE step_name = 'visit'"
+        f" AND sharer = '{sharer}' AND invitee = '{invitee}' AND depth = 1"
+    )
+    assert stack.wait_for(edges, lambda n: n >= 1, 60) == 1
