@@ -4,7 +4,7 @@ PY ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-SRC := siyu collectors streams schemas sinks
+SRC := siyu collectors streams schemas sinks lookup
 
 .DEFAULT_GOAL := help
 

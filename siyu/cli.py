@@ -117,6 +117,15 @@ def sink() -> None:
 
 
 @app.command()
+def lookup() -> None:
+    """Run the lookup API (started by `siyu run`)."""
+    from lookup.server import serve
+
+    _setup_logging()
+    serve(Settings())
+
+
+@app.command()
 def topics() -> None:
     """Create every siyu topic with its final partition count."""
     from siyu.topics import ensure_topics

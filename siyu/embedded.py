@@ -106,10 +106,12 @@ class Stack:
         asyncio.run(ensure_topics(s.kafka))
         self._child("sink", "sink").start()
         self._wait_http(f"http://{s.sql.host}:{s.sql.port}/ping", "sink", timeout=120)
+        self._child("lookup", "lookup").start()
         for i in range(s.worker.count):
             self._child(f"worker-{i}", "worker", "--index", str(i)).start()
         for i in range(s.worker.count):
             self.wait_worker_ready(i)
+        self._wait_http(f"http://{s.lookup.host}:{s.lookup.port}/healthz", "lookup", 120)
         self._child("collector", "collector").start()
         self._wait_http(f"http://{s.collector.host}:{s.collector.port}/healthz", "collector", 60)
 
@@ -219,6 +221,9 @@ class Stack:
         collector = self.children.get("collector")
         if collector:
             collector.stop(timeout=15)
+        lookup = self.children.get("lookup")
+        if lookup:
+            lookup.stop(timeout=10)
         before = self.event_rows()
         drained = True
         if self.broker is not None or not self.settings.kafka.embedded:

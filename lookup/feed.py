@@ -1,0 +1,186 @@
+"""Keep the lookup view current: bootstrap from ClickHouse, then follow Kafka.
+
+At start the view loads ``siyu.identity_map`` and ``siyu.user_tags`` (through the
+embedded SQL endpoint or the ClickHouse server: both speak ClickHouse's HTTP query
+interface), then reads ``identity.map`` and ``tags.changes`` from their beginning and
+keeps following them. The overlap is harmless (the view keeps the newest version), and
+the bootstrap is what survives a restart of the embedded broker, whose topics start
+empty. The view is ready once it has read up to the end offsets found at start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+
+import httpx
+import orjson
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError
+
+from lookup import metrics
+from lookup.index import IdentityIndex, TagIndex
+from schemas.exceptions import SchemaError
+from schemas.identity_records import IdentityAssignment, decode_assignment
+from schemas.tag_records import decode_tag_changes
+from siyu.inspect import sql_url
+from siyu.offsets import true_end_offsets
+from siyu.settings import Settings
+
+__all__ = ["Feed"]
+
+logger = logging.getLogger(__name__)
+
+_IDENTITY_SQL = (
+    "SELECT project, id_type, id_value, user_id, version, deleted, "
+    "toUnixTimestamp64Milli(time) AS time FROM siyu.identity_map FINAL FORMAT JSONEachRow"
+)
+_TAGS_SQL = (
+    "SELECT project, user_id, tags_json, toUnixTimestamp64Milli(updated_at) AS updated_at "
+    "FROM siyu.user_tags FINAL WHERE deleted = 0 FORMAT JSONEachRow"
+)
+# Records applied per step: small enough that one step never delays requests by more
+# than a fraction of a millisecond.
+_STEP_RECORDS = 200
+
+
+class Feed:
+    """Bootstraps and follows the lookup view (see the module docstring)."""
+
+    def __init__(self, settings: Settings, identities: IdentityIndex, tags: TagIndex) -> None:
+        self.settings = settings
+        self.identities = identities
+        self.tags = tags
+        self.ready = False
+        k = settings.kafka
+        self.map_topic = k.topic("identity.map")
+        self.tags_topic = k.topic("tags.changes")
+
+    # -- bootstrap -----------------------------------------------------------------------
+    async def _rows(self, client: httpx.AsyncClient, sql: str) -> AsyncIterator[dict[str, object]]:
+        url, params, auth = sql_url(self.settings)
+        async with client.stream(
+            "POST", url, params=params, content=sql.encode(), auth=auth
+        ) as answer:
+            if answer.status_code != 200:
+                body = (await answer.aread()).decode(errors="replace")
+                raise httpx.HTTPStatusError(body[:500], request=answer.request, response=answer)
+            async for line in answer.aiter_lines():
+                if line:
+                    yield orjson.loads(line)
+
+    async def bootstrap(self, timeout: float = 120.0) -> None:
+        """Load the stored map and tags; waits for ClickHouse to answer."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        async with httpx.AsyncClient(timeout=60) as client:
+            while True:
+                try:
+                    n = await self._load_identities(client)
+                    break
+                except httpx.HTTPError as exc:
+                    if asyncio.get_running_loop().time() > deadline:
+                        raise
+                    logger.info("ClickHouse not answering yet (%s), retrying", exc)
+                    await asyncio.sleep(1)
+            t = await self._load_tags(client)
+        logger.info("lookup bootstrap: %d identity rows, %d tagged users", n, t)
+
+    async def _load_identities(self, client: httpx.AsyncClient) -> int:
+        n = 0
+        async for row in self._rows(client, _IDENTITY_SQL):
+            self.identities.apply(
+                IdentityAssignment(
+                    project=str(row["project"]),
+                    id_type=str(row["id_type"]),
+                    id_value=str(row["id_value"]),
+                    user_id=None if row["deleted"] else str(row["user_id"]),
+                    version=int(str(row["version"])),
+                    time=int(str(row["time"])),
+                )
+            )
+            n += 1
+            if n % 10_000 == 0:
+                await asyncio.sleep(0)
+        return n
+
+    async def _load_tags(self, client: httpx.AsyncClient) -> int:
+        n = 0
+        try:
+            async for row in self._rows(client, _TAGS_SQL):
+                tags = orjson.loads(str(row["tags_json"]) or "{}")
+                at = int(str(row["updated_at"]))
+                self.tags.load(str(row["project"]), str(row["user_id"]), tags, at)
+                n += 1
+        except httpx.HTTPStatusError as exc:
+            # Tags are optional: a deployment without the tag tables still looks up ids.
+            logger.warning("no tags loaded from siyu.user_tags: %s", exc)
+        return n
+
+    # -- follow --------------------------------------------------------------------------
+    async def follow(self, stop: asyncio.Event) -> None:
+        """Read both topics from the beginning until ``stop``."""
+        k = self.settings.kafka
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=k.bootstrap,
+            group_id=None,
+            enable_auto_commit=False,
+            fetch_max_wait_ms=k.fetch_max_wait_ms,
+            metadata_max_age_ms=3000,
+            # After a restart of the embedded broker the old positions are out of range.
+            auto_offset_reset="earliest",
+        )
+        await consumer.start()
+        try:
+            await consumer.topics()  # cluster metadata, so partitions_for_topic answers
+            tps = [
+                TopicPartition(topic, p)
+                for topic in (self.map_topic, self.tags_topic)
+                for p in sorted(consumer.partitions_for_topic(topic) or ())
+            ]
+            consumer.assign(tps)
+            await consumer.seek_to_beginning(*tps)
+            target = {tp: end for tp, end in (await true_end_offsets(k.bootstrap, tps)).items()}
+            while not stop.is_set():
+                found = await consumer.getmany(timeout_ms=200, max_records=_STEP_RECORDS)
+                for tp, records in found.items():
+                    for record in records:
+                        self._apply(tp.topic, record.value)
+                if not self.ready and all(
+                    await asyncio.gather(
+                        *(self._reached(consumer, tp, end) for tp, end in target.items())
+                    )
+                ):
+                    self.ready = True
+                    logger.info("lookup view ready: %d identities", len(self.identities))
+                metrics.USERS_INDEXED.set(len(self.identities))
+        finally:
+            await consumer.stop()
+
+    @staticmethod
+    async def _reached(consumer: AIOKafkaConsumer, tp: TopicPartition, end: int) -> bool:
+        return end == 0 or await consumer.position(tp) >= end
+
+    def _apply(self, topic: str, value: bytes | None) -> None:
+        if value is None:
+            return
+        try:
+            if topic == self.map_topic:
+                self.identities.apply(decode_assignment(value))
+                metrics.APPLIED.labels(source="identity").inc()
+            else:
+                self.tags.apply(decode_tag_changes(value))
+                metrics.APPLIED.labels(source="tags").inc()
+        except SchemaError as exc:
+            # Skip policy: an undecodable record is counted and logged, never fatal.
+            metrics.APPLIED.labels(source="undecodable").inc()
+            logger.warning("undecodable record on %s: %s", topic, exc)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        await self.bootstrap()
+        while not stop.is_set():
+            try:
+                await self.follow(stop)
+            except KafkaError as exc:
+                logger.warning("lookup feed lost Kafka (%s), reconnecting", exc)
+                await asyncio.sleep(1)
