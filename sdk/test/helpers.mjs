@@ -89,7 +89,7 @@ export function fakeEnv({ store = memoryStore(), timers = manualTimers(), collec
  * A simulated WeChat runtime: wx (storage, request), App/Page registration, and helpers to
  * drive lifecycles the way the base library does. `server(body)` answers requests.
  */
-export function wechat({ storage = new Map(), server = fakeCollector(), appId = 'wxtest', launch = {} } = {}) {
+export function wechat({ storage = new Map(), server = fakeCollector(), appId = 'wxtest', launch = {}, request = null } = {}) {
   const registered = { app: null, pages: {} };
   const stack = [];
   const wx = {
@@ -97,6 +97,7 @@ export function wechat({ storage = new Map(), server = fakeCollector(), appId = 
     setStorageSync: (k, v) => void storage.set(k, v),
     removeStorageSync: (k) => void storage.delete(k),
     request(opts) {
+      if (request) return request(opts);
       setImmediate(() => {
         let status;
         try {

@@ -1,0 +1,52 @@
+// Drives the shipped mini-program build (dist/siyu.mp.js) in a simulated WeChat runtime whose
+// wx.request posts to a real collector, and prints the ids it saw as one JSON line.
+// Usage: node e2e/mp-drive.mjs '{"serverUrl": …, "writeKey": …, "run": …}'
+import { wechat } from '../test/helpers.mjs';
+
+const cfg = JSON.parse(process.argv[2]);
+const APPID = 'wxe2e';
+
+/** wx.request over fetch: the collector answers, as it would a phone. */
+function request(opts) {
+  fetch(opts.url, { method: opts.method, body: opts.data, headers: opts.header }).then(
+    (r) => opts.success({ statusCode: r.status, data: {} }),
+    (e) => opts.fail({ errMsg: String(e) }),
+  );
+}
+
+function miniProgram() {
+  const rt = wechat({ appId: APPID, request });
+  rt.siyu.init({ serverUrl: cfg.serverUrl, writeKey: cfg.writeKey, flushInterval: 50 });
+  rt.app({ onLaunch() {}, onShow() {}, onHide() {} });
+  rt.page('pages/item/item', {
+    data: {},
+    onShareAppMessage: () => ({ title: 'Item 7', path: '/pages/item/item?id=7' }),
+    addToCart() {},
+  });
+  return rt;
+}
+
+const out = { run: cfg.run };
+const a = miniProgram();
+a.launch({ path: 'pages/item/item', scene: 1001, query: { id: '7' } });
+a.siyu.setIdentity('wx_openid', `oA-${cfg.run}`);
+const itemA = a.open('pages/item/item', { id: '7' });
+a.tap(itemA, 'addToCart', { id: 'cart-btn', dataset: { content: 'Add to cart' } });
+const shared = itemA.onShareAppMessage({ from: 'button' });
+out.anonA = a.siyu.getAnonymousId();
+out.sharedPath = shared.path;
+a.hideApp();
+
+// B opens A's card from a chat (scene 1007); the card's path query arrives as launch query.
+const query = Object.fromEntries(new URLSearchParams(shared.path.split('?')[1]));
+const b = miniProgram();
+b.launch({ path: 'pages/item/item', scene: 1007, query });
+b.siyu.setIdentity('wx_openid', `oB-${cfg.run}`);
+b.open('pages/item/item', query);
+b.siyu.track('view_product', { product_id: '7', run: cfg.run });
+out.anonB = b.siyu.getAnonymousId();
+
+await Promise.all([a.siyu.flush(), b.siyu.flush()]);
+out.queuedA = a.siyu.queued();
+out.queuedB = b.siyu.queued();
+console.log(JSON.stringify(out));

@@ -1,0 +1,110 @@
+"""The mini-program SDK build against the running stack: rows land in ClickHouse.
+
+``sdk/e2e/mp-drive.mjs`` runs the shipped ``dist/siyu.mp.js`` in a simulated WeChat runtime
+whose ``wx.request`` posts to the real collector. User A opens an item page, taps, shares it
+and hides the app; user B opens A's card from a chat (scene 1007).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import uuid
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+
+from tests.integration.test_sdk_h5 import sdk_build  # noqa: F401 - fixture
+from tests.stack import WRITE_KEY, RunningStack
+
+pytestmark = pytest.mark.integration
+
+APPID = "wxe2e"
+
+
+@pytest.fixture(scope="module")
+def launched(stack: RunningStack, sdk_build: Path) -> dict[str, Any]:  # noqa: F811 - fixture
+    run = uuid.uuid4().hex[:10]
+    args = {"serverUrl": stack.collector_url, "writeKey": WRITE_KEY, "run": run}
+    done = subprocess.run(
+        ["node", "e2e/mp-drive.mjs", orjson.dumps(args).decode()],
+        cwd=sdk_build,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    if done.returncode != 0:
+        pytest.fail(f"mini-program driver failed:\n{done.stdout}\n{done.stderr}")
+    result: dict[str, Any] = orjson.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def _rows(stack: RunningStack, anon: str, expected: int) -> list[dict[str, Any]]:
+    where = f"identities['anonymous_id'] = '{anon}'"
+    stack.wait_for(f"SELECT count() FROM siyu.events WHERE {where}", lambda n: n >= expected, 90)
+    rows = stack.sql(
+        "SELECT type, event, platform, lib_name, identities, properties, context"
+        f" FROM siyu.events WHERE {where}"
+    )
+    for row in rows:
+        row["properties"] = orjson.loads(row["properties"])
+        row["context"] = orjson.loads(row["context"])
+    return rows
+
+
+def test_auto_capture_and_share(stack: RunningStack, launched: dict[str, Any]) -> None:
+    assert launched["queuedA"] == 0
+    anon_a = launched["anonA"]
+    assert launched["sharedPath"] == f"/pages/item/item?id=7&siyu_sharer={anon_a}&siyu_depth=1"
+    # $MPLaunch $MPShow, identify (openid), $MPViewScreen, $MPClick, $MPShare, $MPHide
+    rows = _rows(stack, anon_a, 7)
+    by_name = {r["event"]: r for r in rows}
+    assert sorted(r["event"] for r in rows) == sorted(
+        ["$MPLaunch", "$MPShow", "$identify", "$MPViewScreen", "$MPClick", "$MPShare", "$MPHide"]
+    )
+    assert {(r["platform"], r["lib_name"]) for r in rows} == {("miniprogram", "siyu-js")}
+    assert all(r["context"]["scene"] == 1001 for r in rows)
+    assert by_name["$identify"]["identities"] == {
+        "anonymous_id": anon_a,
+        f"wx_openid:{APPID}": f"oA-{launched['run']}",
+    }
+    assert by_name["$MPViewScreen"]["properties"]["$url_path"] == "/pages/item/item"
+    assert by_name["$MPClick"]["properties"]["$element_id"] == "cart-btn"
+    assert by_name["$MPClick"]["properties"]["$element_content"] == "Add to cart"
+    share = by_name["$MPShare"]
+    assert share["context"]["share"] == {"sharer": anon_a, "depth": 1, "path": "/pages/item/item"}
+    assert share["properties"]["$share_method"] == "button"
+
+
+def test_receiver_carries_scene_and_share(stack: RunningStack, launched: dict[str, Any]) -> None:
+    assert launched["queuedB"] == 0
+    rows = _rows(stack, launched["anonB"], 5)
+    inbound = {"sharer": launched["anonA"], "depth": 1, "path": "/pages/item/item"}
+    assert sorted(r["event"] for r in rows) == sorted(
+        ["$MPLaunch", "$MPShow", "$identify", "$MPViewScreen", "view_product"]
+    )
+    for row in rows:
+        assert row["context"]["scene"] == 1007
+        assert row["context"]["share"] == inbound
+    view = next(r for r in rows if r["event"] == "view_product")
+    assert view["identities"][f"wx_openid:{APPID}"] == f"oB-{launched['run']}"
+
+
+def test_fission_edge_between_openid_users(stack: RunningStack, launched: dict[str, Any]) -> None:
+    def user_of(openid: str) -> str:
+        query = (
+            "SELECT any(user_id) FROM siyu.identity_map FINAL WHERE deleted = 0"
+            f" AND id_type = 'wx_openid:{APPID}' AND id_value = '{openid}'"
+        )
+        return str(stack.wait_for(query, bool, 60))
+
+    sharer = user_of(f"oA-{launched['run']}")
+    invitee = user_of(f"oB-{launched['run']}")
+    assert sharer != invitee
+    edges = (
+        "SELECT count() FROM siyu.fission_edges_current WHERE step_name = 'visit'"
+        f" AND sharer = '{sharer}' AND invitee = '{invitee}' AND depth = 1"
+    )
+    assert stack.wait_for(edges, lambda n: n >= 1, 60) == 1
