@@ -145,7 +145,14 @@ const siyu = {
   register: safe((props: Props) => run((c) => c.register(props), undefined), undefined, log),
   unregister: safe((name: string) => run((c) => c.unregister(name), undefined), undefined, log),
   trackPageview: safe((props?: Props) => run(() => tracker && tracker.pageview(document.referrer, props), undefined), undefined, log),
-  share: safe(share, '', log),
+  share: (url?: string, props?: Props): string => {
+    try {
+      return share(url, props);
+    } catch (e) {
+      log(e);
+      return url || location.href; // the host still gets a working link
+    }
+  },
   flush: safe(() => (client ? client.flush() : Promise.resolve()), Promise.resolve(), log),
   getAnonymousId: safe(() => (client ? client.anonymousId : ''), '', log),
   getIdentities: safe(() => (client ? client.identities() : {}), {} as Record<string, string>, log),
