@@ -29,6 +29,7 @@ TOUCH_FIELDS: tuple[str, ...] = (
 )
 
 
+_EMPTY: Mapping[str, Any] = {}
 _ENTRY_CONTEXT = frozenset({"scene", "utm", "query", "share"})
 _ENTRY_PROPERTIES = frozenset(
     {
@@ -51,22 +52,17 @@ def parse_scene(raw: object) -> int | None:
     return None
 
 
-def _text(value: object) -> str:
-    if value is None or isinstance(value, (dict, list)):
-        return ""
-    return str(value).strip()
-
-
 def _mapping(value: object) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
+    return value if isinstance(value, Mapping) else _EMPTY
 
 
-def _first(sources: tuple[Mapping[str, Any], ...], *names: str) -> str:
-    for source in sources:
-        for name in names:
-            found = _text(source.get(name))
-            if found:
-                return found
+def _pick(*candidates: object) -> str:
+    """The first candidate that is a non-empty scalar, as text."""
+    for value in candidates:
+        if value is not None and not isinstance(value, (dict, list)):
+            text = str(value).strip()
+            if text:
+                return text
     return ""
 
 
@@ -75,24 +71,28 @@ def touch_of(scenes: SceneDictionary, event: TrackEvent) -> dict[str, Any] | Non
     ctx, props = event.context, event.properties
     if not (_ENTRY_CONTEXT & ctx.keys() or _ENTRY_PROPERTIES & props.keys()):
         return None  # the common case: an event that is not an entry
-    utm, query, share = (_mapping(ctx.get(name)) for name in ("utm", "query", "share"))
+    utm, query, share = _mapping(ctx.get("utm")), _mapping(ctx.get("query")), ctx.get("share")
     scene = parse_scene(ctx.get("scene", props.get("$scene")))
-    sources = (query, props)
+    pg = props.get
     touch: dict[str, Any] = {
         "scene": scene,
-        "utm_source": _first((utm, props), "source", "utm_source", "$utm_source"),
-        "utm_medium": _first((utm, props), "medium", "utm_medium", "$utm_medium"),
-        "utm_campaign": _first((utm, props), "campaign", "utm_campaign", "$utm_campaign"),
-        "qr_id": _first(sources, "qr_id"),
-        "material_id": _first(sources, "material_id"),
+        "utm_source": _pick(utm.get("source"), pg("utm_source"), pg("$utm_source")),
+        "utm_medium": _pick(utm.get("medium"), pg("utm_medium"), pg("$utm_medium")),
+        "utm_campaign": _pick(
+            utm.get("campaign"),
+            pg("utm_campaign"),
+            pg("$utm_campaign"),
+            query.get("campaign"),
+            pg("campaign"),
+        ),
+        "qr_id": _pick(query.get("qr_id"), pg("qr_id")),
+        "material_id": _pick(query.get("material_id"), pg("material_id")),
         "platform": event.platform,
         "at": event.time,
     }
-    if not touch["utm_campaign"]:
-        touch["utm_campaign"] = _first(sources, "campaign")
     if scene is not None and scene in scenes.scenes:
         channel = scenes.scenes[scene]
-    elif share:
+    elif isinstance(share, Mapping) and share:
         channel = scenes.share
     elif touch["qr_id"]:
         channel = scenes.qr

@@ -142,12 +142,20 @@ def diff(
     user_id: str, old: dict[str, TagValue], new: dict[str, TagValue], at: int, cause: str
 ) -> list[TagChange]:
     """The changes from ``old`` to ``new`` tags, in tag-name order."""
-    changes = []
-    for tag in sorted(old.keys() | new.keys()):
-        before, after = old.get(tag), new.get(tag)
-        if before != after or type(before) is not type(after):
-            changes.append(TagChange(user_id, tag, before, after, at, cause))
+    changes = [
+        TagChange(user_id, tag, before, after, at, cause)
+        for tag, after in new.items()
+        if (before := old.get(tag)) != after or type(before) is not type(after)
+    ]
+    changes += [
+        TagChange(user_id, tag, v, None, at, cause) for tag, v in old.items() if tag not in new
+    ]
+    changes.sort(key=_by_tag)
     return changes
+
+
+def _by_tag(change: TagChange) -> str:
+    return change.tag
 
 
 def _window_counts(defs: Definitions, p: Profile, today: int) -> dict[int, dict[str, int]]:

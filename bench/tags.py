@@ -1,0 +1,222 @@
+"""Tag benchmark: evaluation throughput per worker, event → tag latency, memory per user.
+
+1. Events/s through one worker's tag work, in process: Avro-decode each events.stitched
+   record (one request's events of one user), decode the user's state document, fold the
+   events and evaluate the shipped default tag set (facts, sources, rolling windows,
+   lifecycle, RFM, value tier, referral, content interest, the CEL workflow rules), encode
+   the state and the tags.changes record. Baseline, same run and same records: the
+   per-user event count of ``streams.agents.counts`` (decode, JSON state, encode).
+   Goal: >= 20,000 events/s.
+2. HTTP → tag visible latency on the embedded stack under a steady ``RATE`` events/s
+   (default 5,000): probe requests with a known event id, timed until ClickHouse holds
+   the tag change they caused (``siyu.tag_changes.cause``). Baseline: the same probes
+   until their raw event is in ``siyu.events``. Goal: p99 <= 2 s.
+3. Memory per user: the stored state document (what the memory store keeps per key) and
+   the timer schedule entry, averaged over the benchmark's users.
+
+``python -m bench.tags`` (``make bench-tags``) prints the figures and writes
+bench/results/tags.json.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import tempfile
+import threading
+import time
+import tracemalloc
+import uuid
+from dataclasses import asdict
+from pathlib import Path
+
+import httpx
+import orjson
+
+from bench.core import BenchResult, percentile
+from bench.traffic import bench_settings, offer
+from schemas.records import EventBatch, decode_batch, encode_batch
+from schemas.tag_records import encode_tag_changes
+from sinks.demo_data import _track
+from siyu.demo import demo_events
+from siyu.embedded import Stack
+from streams.domain.tags import apply_events
+from streams.tag_files import load_definitions
+from streams.tag_schedule import DueSchedule
+
+__all__ = ["run"]
+
+RESULTS = Path(__file__).parent / "results"
+USERS = int(os.environ.get("BENCH_TAGS_USERS", "4000"))
+RATE = int(os.environ.get("BENCH_TAGS_RATE", "5000"))
+SECONDS = float(os.environ.get("BENCH_TAGS_SECONDS", "40"))
+PROBE_EVERY_S = 0.25
+
+
+def _records(users: int) -> tuple[list[bytes], int]:
+    now = int(time.time() * 1000)
+    records: list[tuple[int, bytes]] = []
+    events = 0
+    for n, batches in enumerate(demo_events(users=users, days=7, seed=42, now_ms=now)):
+        user_id = f"bench-{n}"
+        for i, batch in enumerate(batches):
+            tracked = tuple(_track(d, user_id) for d in batch)
+            events += len(tracked)
+            record = EventBatch("default", user_id, now, tracked, origin="events.raw/0")
+            records.append((tracked[0].time + i, encode_batch(record)))
+    records.sort(key=lambda r: r[0])
+    return [r for _, r in records], events
+
+
+def _tag_pass(records: list[bytes], states: dict[str, bytes]) -> float:
+    defs = load_definitions()
+    now = int(time.time() * 1000)
+    started = time.perf_counter()
+    for offset, raw in enumerate(records):
+        batch = decode_batch(raw)
+        old = states.get(batch.key)
+        doc = orjson.loads(old) if old else {"v": None, "o": {}}
+        result = apply_events(
+            defs, doc["v"], batch.events, now, user_id=batch.key, project=batch.project,
+            owned=True,
+        )  # fmt: skip
+        doc["v"], doc["o"]["events.raw/0"] = result.profile, offset
+        states[batch.key] = orjson.dumps(doc)
+        if result.changes:
+            encode_tag_changes(batch.project, batch.key, result.changes)
+    return time.perf_counter() - started
+
+
+def _count_pass(records: list[bytes]) -> float:
+    counts: dict[str, bytes] = {}
+    started = time.perf_counter()
+    for offset, raw in enumerate(records):
+        batch = decode_batch(raw)
+        old = counts.get(batch.key)
+        doc = orjson.loads(old) if old else {"v": 0, "o": {}}
+        doc["v"], doc["o"]["events.raw/0"] = doc["v"] + len(batch.events), offset
+        counts[batch.key] = orjson.dumps(doc)
+    return time.perf_counter() - started
+
+
+def _memory(states: dict[str, bytes]) -> tuple[float, float]:
+    """(state bytes per user, schedule bytes per user)."""
+    per_state = sum(len(v) + len(k) for k, v in states.items()) / len(states)
+    tracemalloc.start()
+    before = tracemalloc.take_snapshot()
+    schedule = DueSchedule()
+    for n, key in enumerate(states):
+        schedule.set(key, 1_800_000_000_000 + n)
+    after = tracemalloc.take_snapshot()
+    tracemalloc.stop()
+    grown = sum(s.size_diff for s in after.compare_to(before, "filename"))
+    return per_state, grown / len(states)
+
+
+def _sql(client: httpx.Client, url: str, query: str) -> list[str]:
+    answer = client.post(url, content=query.encode())
+    answer.raise_for_status()
+    return [line for line in answer.text.splitlines() if line]
+
+
+def _latency(result: BenchResult) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = bench_settings(Path(tmp))
+        stack = Stack(settings)
+        stack.start()
+        try:
+            collector = f"http://127.0.0.1:{settings.collector.port}/v1/batch"
+            sql = f"http://127.0.0.1:{settings.sql.port}/"
+            load = threading.Thread(
+                target=lambda: asyncio.run(offer(settings, rate=RATE, seconds=SECONDS)),
+                daemon=True,
+            )
+            load.start()
+            sent: dict[str, float] = {}
+            tag_seen: dict[str, float] = {}
+            raw_seen: dict[str, float] = {}
+            client = httpx.Client(timeout=30, headers={"X-Siyu-Key": "demo-write-key"})
+            started = time.monotonic()
+            next_probe = started + 3  # let the load settle first
+            while load.is_alive() or (
+                len(tag_seen) < len(sent) and time.monotonic() - started < SECONDS + 30
+            ):
+                now = time.monotonic()
+                if load.is_alive() and now >= next_probe:
+                    probe = f"probe-{uuid.uuid4().hex}"
+                    body = [
+                        {
+                            "event_id": probe,
+                            "event": "view_product",
+                            "platform": "h5",
+                            "identities": {"anonymous_id": probe},
+                            "properties": {"category": "probe"},
+                        }
+                    ]
+                    sent[probe] = time.monotonic()
+                    client.post(collector, content=orjson.dumps(body))
+                    next_probe += PROBE_EVERY_S
+                pending = [p for p in sent if p not in tag_seen]
+                if pending:
+                    ids = ",".join(f"'{p}'" for p in pending)
+                    for cause in _sql(
+                        client,
+                        sql,
+                        f"SELECT DISTINCT cause FROM siyu.tag_changes WHERE cause IN ({ids})",
+                    ):
+                        tag_seen.setdefault(cause, time.monotonic())
+                    for event_id in _sql(
+                        client, sql, f"SELECT event_id FROM siyu.events WHERE event_id IN ({ids})"
+                    ):
+                        raw_seen.setdefault(event_id, time.monotonic())
+                time.sleep(0.05)
+            tag = [tag_seen[p] - t for p, t in sent.items() if p in tag_seen]
+            raw = [raw_seen[p] - t for p, t in sent.items() if p in raw_seen]
+            result.add(
+                f"p99 event→tag visible at {RATE} ev/s",
+                percentile(tag, 99),
+                "s",
+                baseline=percentile(raw, 99),
+                goal="<= 2 s",
+            )
+            result.add(
+                "p50 event→tag visible", percentile(tag, 50), "s", baseline=percentile(raw, 50)
+            )
+            result.add("probes seen / sent", len(tag), "probes", baseline=len(sent))
+        finally:
+            stack.stop()
+
+
+def run() -> BenchResult:
+    result = BenchResult(stage="tags", baseline="per-user event count (decode, JSON state, encode)")
+    records, events = _records(USERS)
+    _tag_pass(records[:2000], {})  # warm up
+    tag_s = min(_tag_pass(records, {}) for _ in range(2))
+    count_s = min(_count_pass(records) for _ in range(2))
+    result.add(
+        "events/s per worker, default tag set",
+        events / tag_s,
+        "events/s",
+        baseline=events / count_s,
+        goal=">= 20000",
+    )
+    result.add("events per record (demo traffic)", events / len(records), "events")
+    states: dict[str, bytes] = {}
+    _tag_pass(records, states)
+    per_state, per_schedule = _memory(states)
+    result.add("state per user", per_state, "bytes")
+    result.add("timer schedule per user", per_schedule, "bytes")
+    if RATE > 0:
+        _latency(result)
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "tags.json").write_text(json.dumps(asdict(result), indent=2) + "\n")
+    return result
+
+
+if __name__ == "__main__":
+    for f in run().figures:
+        base = f" (baseline {f.baseline:,.3f})" if f.baseline is not None else ""
+        ratio = f" ratio {f.ratio:.2f}" if f.ratio is not None else ""
+        sys.stdout.write(f"{f.name}: {f.value:,.3f} {f.unit}{base}{ratio} {f.goal}\n")
