@@ -152,7 +152,8 @@ class SpoolingProducer:
         if not self.spooling and self.kafka_up:
             metrics.PRODUCER_QUEUE.inc(len(messages))
             try:
-                await asyncio.wait_for(self.kafka.send_many(messages), self.timeout_s)
+                # A little over the producer's own timeout, so it fails cleanly first.
+                await asyncio.wait_for(self.kafka.send_many(messages), self.timeout_s * 1.2)
             except (ProduceFailed, TimeoutError) as exc:
                 if not self.spooling:
                     logger.warning("Kafka failed or slow (%r): spooling until it is back", exc)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Sequence
-from typing import Protocol
+from functools import partial
+from typing import Any, Protocol
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
@@ -31,6 +32,11 @@ class EventProducer(Protocol):
         ...
 
 
+def _retrieve(future: asyncio.Future[Any]) -> None:
+    if not future.cancelled():
+        future.exception()
+
+
 class KafkaEventProducer:
     """aiokafka with ``acks=all``. ``start`` raises ProduceFailed when no broker answers.
 
@@ -43,7 +49,6 @@ class KafkaEventProducer:
         self.timeout_s = timeout_s
         self._producer: AIOKafkaProducer | None = None
         self.retention = Retention(max_bytes=retain_bytes)
-        self._inflight = 0
         self._lost: list[Message] = []
 
     @property
@@ -88,27 +93,36 @@ class KafkaEventProducer:
     async def _produce(self, messages: Sequence[Message]) -> None:
         if self._producer is None:
             raise ProduceFailed("producer not started")
-        self._inflight += len(messages)
+        gathered: asyncio.Future[list[Any]] | None = None
         try:
-            futures = [
-                await self._producer.send(topic, value=value, key=key)
-                for topic, key, value in messages
-            ]
-            metas = await asyncio.wait_for(asyncio.gather(*futures), self.timeout_s)
+            futures = []
+            for message in messages:
+                topic, key, value = message
+                future = await self._producer.send(topic, value=value, key=key)
+                if self.retention.max_bytes:
+                    future.add_done_callback(partial(self._acked, message))
+                futures.append(future)
+            gathered = asyncio.gather(*futures)
+            await asyncio.wait_for(asyncio.shield(gathered), self.timeout_s)
         except (KafkaError, TimeoutError) as exc:
+            if gathered is not None:
+                # aiokafka fails these later by itself (request_timeout_ms); nobody waits then.
+                gathered.add_done_callback(_retrieve)
             logger.warning("produce failed: %r", exc)
             raise ProduceFailed(f"event broker unavailable: {exc!r}") from exc
-        finally:
-            self._inflight -= len(messages)
-        if self.retention.max_bytes:
-            acks = [(m.topic, m.partition, m.offset) for m in metas]
-            lost = self.retention.note(messages, acks, slack=self._inflight)
-            if lost:
-                logger.warning(
-                    "the broker lost its log (offsets went back): sending %d recent messages again",
-                    len(lost),
-                )
-                self._lost = lost + self._lost
+
+    def _acked(self, message: Message, future: asyncio.Future[Any]) -> None:
+        """Runs as each message is acknowledged, in the broker's offset order per partition."""
+        if future.cancelled() or future.exception() is not None:
+            return
+        meta = future.result()
+        lost = self.retention.note(message, (meta.topic, meta.partition, meta.offset))
+        if lost:
+            logger.warning(
+                "the broker lost its log (offsets went back): sending %d recent messages again",
+                len(lost),
+            )
+            self._lost = lost + self._lost
 
     async def _resend_lost(self) -> None:
         while self._lost:

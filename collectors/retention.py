@@ -7,15 +7,14 @@ the broker acknowledges. Offsets going back on a partition mean the broker lost 
 the retained messages of the previous broker life are handed back to be sent again.
 ClickHouse tables dedupe the copies that had already arrived (by ``event_id``).
 
-Acknowledgements of concurrent requests can be handled out of order, so an offset only
-counts as "going back" when it is lower than the partition's highest acknowledged offset
-minus everything that was in flight at the time (``slack``).
+The broker acknowledges the records of one partition in offset order, and the producer
+sees each acknowledgement in that order (a done-callback per message), so within one broker
+life the offsets of a partition only grow: one that does not is the sign of a new, empty log.
 """
 
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Sequence
 
 __all__ = ["Ack", "Retention"]
 
@@ -37,27 +36,20 @@ class Retention:
     def size_bytes(self) -> int:
         return self._bytes
 
-    def note(
-        self, messages: Sequence[Message], acks: Sequence[Ack], *, slack: int
-    ) -> list[Message]:
-        """Record acknowledged messages; return earlier ones the broker lost (to re-send)."""
+    def note(self, message: Message, ack: Ack) -> list[Message]:
+        """Record one acknowledged message; return earlier ones the broker lost (to re-send)."""
+        topic, partition, offset = ack
+        key = (topic, partition)
         lost: list[Message] = []
-        window = slack + len(messages)
-        for topic, partition, offset in acks:
-            high = self._high.get((topic, partition))
-            if high is not None and offset < high - window:
-                lost = list(self._messages)
-                self._messages.clear()
-                self._bytes = 0
-                self._high.clear()
-                self.losses += 1
-                break
-        for (topic, partition, offset), message in zip(acks, messages, strict=True):
-            key = (topic, partition)
-            if offset > self._high.get(key, -1):
-                self._high[key] = offset
-            self._messages.append(message)
-            self._bytes += len(message[1]) + len(message[2])
+        if offset <= self._high.get(key, -1):
+            lost = list(self._messages)
+            self._messages.clear()
+            self._bytes = 0
+            self._high.clear()
+            self.losses += 1
+        self._high[key] = offset
+        self._messages.append(message)
+        self._bytes += len(message[1]) + len(message[2])
         while self._bytes > self.max_bytes and self._messages:
             old = self._messages.popleft()
             self._bytes -= len(old[1]) + len(old[2])

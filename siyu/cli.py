@@ -199,5 +199,48 @@ def funnel_sql(
     _out(window_funnel_sql(funnel, source=source, breakdown=breakdown, fission=defs.fission))
 
 
+@app.command("replay-dead-letters")
+def replay_dead_letters(
+    project: Annotated[str | None, typer.Option(help="only this project")] = None,
+    reason: Annotated[str | None, typer.Option(help="only reasons containing this text")] = None,
+    route: Annotated[str | None, typer.Option(help="only this route, e.g. /v1/batch")] = None,
+    since: Annotated[str | None, typer.Option(help="only those received after (UTC)")] = None,
+    limit: Annotated[int, typer.Option(help="at most this many")] = 10_000,
+    collector: Annotated[str | None, typer.Option(help="collector base URL")] = None,
+    dry_run: Annotated[bool, typer.Option(help="count what would be sent")] = False,
+) -> None:
+    """Send dead letters (siyu.dead_letters) through the collector again, after a fix."""
+    from collectors.replay import replay_dead_letters as replay
+    from siyu.inspect import SqlError
+
+    _setup_logging("WARNING")
+    settings = Settings()
+    url = collector or f"http://{settings.collector.host}:{settings.collector.port}"
+    try:
+        done = replay(
+            settings,
+            collector_url=url,
+            project=project,
+            reason=reason,
+            route=route,
+            since=since,
+            limit=limit,
+            dry_run=dry_run,
+        )
+    except SqlError as exc:
+        _out(f"siyu replay-dead-letters: {exc}")
+        raise typer.Exit(1) from exc
+    _out(
+        f"selected {done.selected}, accepted {done.accepted}, still rejected {done.rejected}, "
+        f"skipped {done.skipped}, failed {done.failed}"
+    )
+    for code, n in done.reasons.most_common(10):
+        _out(f"  still rejected: {code} x{n}")
+    if done.last_received_at:
+        _out(f"next time: --since '{done.last_received_at}'")
+    if done.failed:
+        raise typer.Exit(1)
+
+
 def main() -> None:
     app()
