@@ -105,17 +105,17 @@ class Stack:
             self.broker = start_broker(s.kafka.bootstrap, self.log_dir / "broker.log")
         asyncio.run(ensure_topics(s.kafka))
         self._child("sink", "sink").start()
-        self._wait_http(f"http://{s.sql.host}:{s.sql.port}/ping", "sink", timeout=120)
+        self.wait_http(f"http://{s.sql.host}:{s.sql.port}/ping", "sink", timeout=120)
         self._child("lookup", "lookup").start()
         for i in range(s.worker.count):
             self._child(f"worker-{i}", "worker", "--index", str(i)).start()
         for i in range(s.worker.count):
             self.wait_worker_ready(i)
-        self._wait_http(f"http://{s.lookup.host}:{s.lookup.port}/healthz", "lookup", 120)
+        self.wait_http(f"http://{s.lookup.host}:{s.lookup.port}/healthz", "lookup", 120)
         self._child("collector", "collector").start()
-        self._wait_http(f"http://{s.collector.host}:{s.collector.port}/healthz", "collector", 60)
+        self.wait_http(f"http://{s.collector.host}:{s.collector.port}/healthz", "collector", 60)
 
-    def _wait_http(self, url: str, name: str, timeout: float) -> None:
+    def wait_http(self, url: str, name: str, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             self._check_alive(name)
