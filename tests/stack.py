@@ -27,6 +27,7 @@ __all__ = [
     "RunningStack",
     "assert_all_landed",
     "free_port",
+    "restart_child",
     "restart_worker",
     "running_stack",
     "stack_settings",
@@ -181,3 +182,17 @@ def assert_all_landed(running: RunningStack, run: str, expected: int, timeout: f
         raise AssertionError(
             f"{len(missing)} of {expected} events missing: {where_are(running, missing)}"
         ) from None
+
+
+def restart_child(running: RunningStack, name: str) -> None:
+    """SIGKILL one supervised process and let the supervisor start it again."""
+    child = running.stack.children[name]
+    assert child.proc is not None
+    child.proc.kill()
+    child.proc.wait(60)
+    assert name in running.stack.supervise_once()
+    if name == "sink":
+        s = running.settings.sql
+        running.stack.wait_http(f"http://{s.host}:{s.port}/ping", "sink", 120)
+    elif name.startswith("worker-"):
+        running.stack.wait_worker_ready(int(name.removeprefix("worker-")))
