@@ -27,10 +27,9 @@ def _siyu_env(compose: dict[str, Any]) -> dict[str, str]:
 
 
 def test_services_of_the_scaled_out_stack(compose: dict[str, Any]) -> None:
-    assert {"kafka", "clickhouse", "prometheus", "grafana", "sink", "worker", "collector"} <= set(
-        compose["services"]
-    )
-    for name in ("sink", "worker", "collector", "topics"):
+    expected = {"kafka", "clickhouse", "prometheus", "grafana", "sink", "worker", "collector"}
+    assert expected | {"lookup"} <= set(compose["services"])
+    for name in ("sink", "worker", "collector", "lookup", "topics"):
         service = compose["services"][name]
         assert service["command"][0] == "siyu"
         assert service["environment"] == _siyu_env(compose)
@@ -64,6 +63,7 @@ def test_settings_built_from_the_compose_environment(
     published = {p.split(":")[1] for p in compose["services"]["collector"]["ports"]}
     assert str(s.collector.port) in published
     assert str(s.sink.metrics_port) in compose["services"]["sink"]["ports"][0]
+    assert f"{s.lookup.port}:{s.lookup.port}" in compose["services"]["lookup"]["ports"]
 
 
 def test_prometheus_scrapes_every_siyu_process() -> None:
