@@ -15,8 +15,9 @@ import time
 from pathlib import Path
 
 from bench.core import BenchResult
-from bench.traffic import bench_settings, offer, rss_kib
+from bench.traffic import offer, rss_kib
 from siyu.embedded import Stack
+from siyu.ports import local_settings
 
 __all__ = ["run"]
 
@@ -35,7 +36,7 @@ def _rss(stack: Stack) -> dict[str, int]:
 def run() -> BenchResult:
     result = BenchResult("load", "the same stack idle before the load")
     with tempfile.TemporaryDirectory() as tmp:
-        settings = bench_settings(Path(tmp))
+        settings = local_settings(Path(tmp))
         stack = Stack(settings)
         stack.start()
         try:

@@ -14,8 +14,9 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from bench.core import BenchResult, percentile
-from bench.traffic import bench_settings, offer
+from bench.traffic import offer
 from siyu.embedded import Stack
+from siyu.ports import local_settings
 
 __all__ = ["run"]
 
@@ -49,7 +50,7 @@ async def _kafka_round_trip(bootstrap: str, fetch_wait_ms: int) -> list[float]:
 def run() -> BenchResult:
     result = BenchResult("pipeline", "raw Kafka produce→consume round trip, same broker")
     with tempfile.TemporaryDirectory() as tmp:
-        settings = bench_settings(Path(tmp))
+        settings = local_settings(Path(tmp))
         stack = Stack(settings)
         stack.start()
         try:

@@ -10,33 +10,12 @@ from pathlib import Path
 import httpx
 import orjson
 
-from siyu.ports import free_port
-from siyu.settings import (
-    CollectorSettings,
-    KafkaSettings,
-    LookupSettings,
-    Settings,
-    SinkSettings,
-    SqlSettings,
-    WorkerSettings,
-)
+from siyu.settings import Settings
 
-__all__ = ["PER_REQUEST", "bench_settings", "offer", "rss_kib"]
+__all__ = ["PER_REQUEST", "offer", "rss_kib"]
 
 PER_REQUEST = 20
 """Events per request, all of one device: what an SDK's batch looks like."""
-
-
-def bench_settings(data: Path, workers: int = 1) -> Settings:
-    return Settings(
-        data_dir=data,
-        kafka=KafkaSettings(bootstrap=f"127.0.0.1:{free_port()}"),
-        collector=CollectorSettings(port=free_port()),
-        sql=SqlSettings(port=free_port()),
-        lookup=LookupSettings(port=free_port()),
-        worker=WorkerSettings(metrics_port=free_port(workers + 1), count=workers),
-        sink=SinkSettings(metrics_port=free_port()),
-    )
 
 
 async def offer(

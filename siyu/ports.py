@@ -9,8 +9,19 @@ import socket
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
-__all__ = ["free_port"]
+from siyu.settings import (
+    CollectorSettings,
+    KafkaSettings,
+    LookupSettings,
+    Settings,
+    SinkSettings,
+    SqlSettings,
+    WorkerSettings,
+)
+
+__all__ = ["free_port", "local_settings"]
 
 # Ports handed out recently, shared by every process of this machine: a stack takes tens of
 # seconds between choosing its ports and binding the last one, and concurrent test runs must
@@ -57,3 +68,19 @@ def free_port(span: int = 1) -> int:
     finally:
         os.close(fd)
     raise RuntimeError("no free port range")
+
+
+def local_settings(
+    data_dir: Path, *, workers: int = 1, sink_linger_s: float = 0.5, **overrides: Any
+) -> Settings:
+    """Settings of an embedded stack whose every listener is on a free local port."""
+    return Settings(
+        data_dir=data_dir,
+        kafka=KafkaSettings(bootstrap=f"127.0.0.1:{free_port()}"),
+        collector=CollectorSettings(port=free_port(), spool_dir=data_dir / "spool"),
+        sql=SqlSettings(port=free_port()),
+        lookup=LookupSettings(port=free_port()),
+        worker=WorkerSettings(metrics_port=free_port(workers + 1), count=workers),
+        sink=SinkSettings(metrics_port=free_port(), linger_s=sink_linger_s),
+        **overrides,
+    )

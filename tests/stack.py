@@ -12,15 +12,9 @@ import httpx
 import orjson
 
 from siyu.embedded import Stack
-from siyu.ports import free_port
+from siyu.ports import free_port, local_settings
 from siyu.settings import (
-    CollectorSettings,
-    KafkaSettings,
-    LookupSettings,
     Settings,
-    SinkSettings,
-    SqlSettings,
-    WorkerSettings,
 )
 
 __all__ = [
@@ -39,16 +33,7 @@ READ_KEY = "demo-read-key"
 
 
 def stack_settings(data_dir: Path, *, workers: int = 1, **overrides: Any) -> Settings:
-    return Settings(
-        data_dir=data_dir,
-        kafka=KafkaSettings(bootstrap=f"127.0.0.1:{free_port()}"),
-        collector=CollectorSettings(port=free_port(), spool_dir=data_dir / "spool"),
-        sql=SqlSettings(port=free_port()),
-        lookup=LookupSettings(port=free_port()),
-        worker=WorkerSettings(metrics_port=free_port(workers + 1), count=workers),
-        sink=SinkSettings(metrics_port=free_port(), linger_s=0.2),
-        **overrides,
-    )
+    return local_settings(data_dir, workers=workers, sink_linger_s=0.2, **overrides)
 
 
 class RunningStack:
