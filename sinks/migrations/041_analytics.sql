@@ -27,57 +27,147 @@ SELECT
     JSONExtractFloat(properties, 'amount') AS amount
 FROM siyu.events_current;
 
--- Daily, weekly and monthly active users per platform (and 'all'), rolling windows.
-CREATE OR REPLACE VIEW siyu.active_users AS
-SELECT project, day, platform,
-       uniqExactIf(user_id, lag = 0) AS dau,
-       uniqExactIf(user_id, lag < 7) AS wau,
-       uniqExact(user_id) AS mau
+-- One row per (user as stitched, day, platform), kept by a materialized view on every
+-- insert into siyu.events (and filled from siyu.events once when created). min/argMin/max
+-- are unchanged by replayed rows. Activity, first-touch and retention views read it
+-- instead of every event.
+CREATE TABLE IF NOT EXISTS siyu.user_days
+(
+    project     LowCardinality(String),
+    date        Date,
+    platform    LowCardinality(String),
+    user_id     String,
+    first_time  SimpleAggregateFunction(min, DateTime64(3, 'UTC')),
+    touch       AggregateFunction(argMin, Tuple(String, String, String, String), DateTime64(3, 'UTC')),
+    paid        SimpleAggregateFunction(max, UInt8)
+)
+ENGINE = AggregatingMergeTree
+ORDER BY (project, date, platform, user_id);
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS siyu.user_days_mv TO siyu.user_days AS
+SELECT project, toDate(time) AS date, platform, user_id, min(time) AS first_time,
+       argMinState((
+           multiIf(JSONExtractString(context, 'utm', 'source') != '', JSONExtractString(context, 'utm', 'source'),
+                   JSONHas(context, 'share'), 'share',
+                   JSONHas(context, 'scene'), concat('scene:', JSONExtractString(context, 'scene')),
+                   'direct'),
+           JSONExtractString(context, 'scene'),
+           if(JSONExtractString(context, 'utm', 'campaign') != '', JSONExtractString(context, 'utm', 'campaign'),
+              JSONExtractString(properties, 'campaign')),
+           multiIf(JSONExtractString(properties, 'material_id') != '', JSONExtractString(properties, 'material_id'),
+                   JSONExtractString(context, 'material_id') != '', JSONExtractString(context, 'material_id'),
+                   JSONExtractString(context, 'qr_id'))
+       ), time) AS touch,
+       max(toUInt8(event = 'pay_order')) AS paid
+FROM siyu.events
+GROUP BY project, date, platform, user_id;
+
+INSERT INTO siyu.user_days
+SELECT project, toDate(time) AS date, platform, user_id, min(time) AS first_time,
+       argMinState((
+           multiIf(JSONExtractString(context, 'utm', 'source') != '', JSONExtractString(context, 'utm', 'source'),
+                   JSONHas(context, 'share'), 'share',
+                   JSONHas(context, 'scene'), concat('scene:', JSONExtractString(context, 'scene')),
+                   'direct'),
+           JSONExtractString(context, 'scene'),
+           if(JSONExtractString(context, 'utm', 'campaign') != '', JSONExtractString(context, 'utm', 'campaign'),
+              JSONExtractString(properties, 'campaign')),
+           multiIf(JSONExtractString(properties, 'material_id') != '', JSONExtractString(properties, 'material_id'),
+                   JSONExtractString(context, 'material_id') != '', JSONExtractString(context, 'material_id'),
+                   JSONExtractString(context, 'qr_id'))
+       ), time) AS touch,
+       max(toUInt8(event = 'pay_order')) AS paid
+FROM siyu.events
+WHERE (SELECT count() FROM siyu.user_days) = 0
+GROUP BY project, date, platform, user_id;
+
+-- user_days with the user each row belongs to now.
+CREATE OR REPLACE VIEW siyu.user_days_current AS
+SELECT d.project AS project, d.date AS date, d.platform AS platform,
+       if(m.user_id = '', d.user_id, m.user_id) AS user_id,
+       d.first_time AS first_time, d.touch AS touch, d.paid AS paid
 FROM
 (
-    SELECT project, user_id, p AS platform, date + k AS day, k AS lag
-    FROM (SELECT DISTINCT project, user_id, platform, date FROM siyu.events_current)
-    ARRAY JOIN [platform, 'all'] AS p
+    SELECT project, date, platform, user_id, min(first_time) AS first_time,
+           argMinMerge(touch) AS touch, max(paid) AS paid
+    FROM siyu.user_days
+    GROUP BY project, date, platform, user_id
+) AS d
+LEFT JOIN
+(
+    SELECT project, id_value, user_id FROM siyu.identity_map FINAL
+    WHERE id_type = 'user_id' AND deleted = 0
+) AS m ON m.project = d.project AND m.id_value = d.user_id
+SETTINGS join_use_nulls = 0;
+
+-- Daily, weekly and monthly active users per platform (and 'all'), rolling windows,
+-- merged from one uniq state per day (approximate within ~1%).
+CREATE OR REPLACE VIEW siyu.active_users AS
+SELECT project, day, platform,
+       uniqMergeIf(s, lag = 0) AS dau,
+       uniqMergeIf(s, lag < 7) AS wau,
+       uniqMerge(s) AS mau
+FROM
+(
+    SELECT project, date + k AS day, platform, k AS lag, s
+    FROM
+    (
+        SELECT project, date, platform, uniqState(user_id) AS s
+        FROM siyu.user_days_current GROUP BY project, date, platform
+        UNION ALL
+        SELECT project, date, 'all' AS platform, uniqState(user_id) AS s
+        FROM siyu.user_days_current GROUP BY project, date
+    )
     ARRAY JOIN range(0, 30) AS k
 )
-WHERE day <= (SELECT max(date) FROM siyu.events_current)
+WHERE day <= (SELECT max(date) FROM siyu.user_days)
 GROUP BY project, day, platform;
 
 -- First touch per user: cohort day, platform, channel, scene, campaign, material.
 CREATE OR REPLACE VIEW siyu.user_first_touch AS
 SELECT project, user_id,
        min(date) AS cohort_day,
-       toMonday(min(date)) AS cohort_week,
-       argMin(platform, time) AS platform,
-       argMin(channel, time) AS channel,
-       argMin(scene, time) AS scene,
-       argMin(campaign, time) AS campaign,
-       argMin(material, time) AS material
-FROM siyu.events_enriched
+       toMonday(cohort_day) AS cohort_week,
+       argMin(platform, first_time) AS platform,
+       argMin(touch, first_time) AS first_touch,
+       first_touch.1 AS channel,
+       first_touch.2 AS scene,
+       first_touch.3 AS campaign,
+       first_touch.4 AS material,
+       max(date) AS last_day,
+       max(paid) AS paid
+FROM siyu.user_days_current
 GROUP BY project, user_id;
 
 -- Retention: share of a cohort (first day seen) active again on day 1, 7 and 30.
 CREATE OR REPLACE VIEW siyu.retention AS
-SELECT f.project AS project, f.cohort_day AS cohort_day, f.platform AS platform,
-       uniqExact(f.user_id) AS users,
-       uniqExactIf(f.user_id, a.date = f.cohort_day + 1) AS d1,
-       uniqExactIf(f.user_id, a.date = f.cohort_day + 7) AS d7,
-       uniqExactIf(f.user_id, a.date = f.cohort_day + 30) AS d30,
+SELECT project, cohort_day, platform,
+       count() AS users,
+       countIf(has(days, cohort_day + 1)) AS d1,
+       countIf(has(days, cohort_day + 7)) AS d7,
+       countIf(has(days, cohort_day + 30)) AS d30,
        round(d1 / users, 4) AS d1_rate,
        round(d7 / users, 4) AS d7_rate,
        round(d30 / users, 4) AS d30_rate
-FROM siyu.user_first_touch AS f
-LEFT JOIN (SELECT DISTINCT project, user_id, date FROM siyu.events_current) AS a
-    ON a.project = f.project AND a.user_id = f.user_id
+FROM
+(
+    SELECT project, user_id, min(date) AS cohort_day, argMin(platform, first_time) AS platform,
+           groupUniqArray(date) AS days
+    FROM siyu.user_days_current
+    GROUP BY project, user_id
+)
 GROUP BY project, cohort_day, platform;
 
--- Orders (pay_order) with their amount and the user's first touch.
+-- Orders (pay_order events) with their amount.
 CREATE OR REPLACE VIEW siyu.orders AS
-SELECT e.project AS project, e.user_id AS user_id, e.time AS time, e.date AS date,
-       e.amount AS amount, f.cohort_week AS cohort_week, f.channel AS source
-FROM siyu.events_enriched AS e
-INNER JOIN siyu.user_first_touch AS f ON f.project = e.project AND f.user_id = e.user_id
-WHERE e.event = 'pay_order';
+SELECT project, user_id, time, date, JSONExtractFloat(properties, 'amount') AS amount
+FROM siyu.events_current
+WHERE event = 'pay_order';
+
+-- Per user: orders and revenue.
+CREATE OR REPLACE VIEW siyu.user_revenue AS
+SELECT project, user_id, count() AS orders, sum(amount) AS revenue
+FROM siyu.orders GROUP BY project, user_id;
 
 -- The 80/20 check: revenue share of the top 20% of paying users, per month.
 CREATE OR REPLACE VIEW siyu.revenue_concentration AS
@@ -97,13 +187,14 @@ GROUP BY project, month;
 -- Lifetime value by first-touch cohort week and source channel.
 CREATE OR REPLACE VIEW siyu.ltv_by_cohort AS
 SELECT f.project AS project, f.cohort_week AS cohort_week, f.channel AS source,
-       uniqExact(f.user_id) AS users,
-       uniqExactIf(f.user_id, o.amount > 0) AS payers,
-       sum(o.amount) AS revenue,
+       count() AS users,
+       countIf(r.orders > 0) AS payers,
+       sum(r.revenue) AS revenue,
        round(revenue / users, 2) AS ltv
 FROM siyu.user_first_touch AS f
-LEFT JOIN siyu.orders AS o ON o.project = f.project AND o.user_id = f.user_id
-GROUP BY project, cohort_week, source;
+LEFT JOIN siyu.user_revenue AS r ON r.project = f.project AND r.user_id = f.user_id
+GROUP BY project, cohort_week, source
+SETTINGS join_use_nulls = 0;
 
 -- Repurchase rate per month: users with >= 2 orders / users with >= 1 order.
 CREATE OR REPLACE VIEW siyu.repurchase_rate AS
@@ -117,13 +208,14 @@ GROUP BY project, month;
 CREATE OR REPLACE VIEW siyu.attribution AS
 SELECT f.project AS project, f.channel AS channel, f.scene AS scene, f.material AS material,
        f.campaign AS campaign,
-       uniqExact(f.user_id) AS users,
-       uniqExactIf(f.user_id, o.amount > 0) AS payers,
-       sum(o.amount) AS revenue,
+       count() AS users,
+       countIf(r.orders > 0) AS payers,
+       sum(r.revenue) AS revenue,
        round(payers / users, 4) AS pay_rate
 FROM siyu.user_first_touch AS f
-LEFT JOIN siyu.orders AS o ON o.project = f.project AND o.user_id = f.user_id
-GROUP BY project, channel, scene, material, campaign;
+LEFT JOIN siyu.user_revenue AS r ON r.project = f.project AND r.user_id = f.user_id
+GROUP BY project, channel, scene, material, campaign
+SETTINGS join_use_nulls = 0;
 
 -- A/B tests: per experiment and variant, exposed users and how many went on to view,
 -- add to cart and pay after their first exposure.
@@ -136,12 +228,19 @@ SELECT x.project AS project, x.experiment AS experiment, x.variant AS variant,
        round(paid / exposed, 4) AS pay_rate
 FROM
 (
-    SELECT project, user_id, experiment, argMin(variant, time) AS variant, min(time) AS since
-    FROM siyu.events_enriched WHERE experiment != ''
+    SELECT project, user_id, event, time FROM siyu.events_current
+    WHERE event IN ('view_product', 'add_to_cart', 'pay_order')
+) AS e
+RIGHT JOIN
+(
+    SELECT project, user_id, JSONExtractString(properties, 'experiment') AS experiment,
+           argMin(JSONExtractString(properties, 'variant'), time) AS variant, min(time) AS since
+    FROM siyu.events_current
+    WHERE position(properties, '"experiment"') > 0 AND experiment != ''
     GROUP BY project, user_id, experiment
-) AS x
-LEFT JOIN siyu.events_current AS e ON e.project = x.project AND e.user_id = x.user_id
-GROUP BY project, experiment, variant;
+) AS x ON e.project = x.project AND e.user_id = x.user_id
+GROUP BY project, experiment, variant
+SETTINGS join_use_nulls = 0;
 
 -- Message pushes: per campaign (or push id) and community group, users reached,
 -- who opened, open rate, and what openers did within 7 days (download, order, invite).
@@ -158,28 +257,33 @@ SELECT r.project AS project, r.campaign AS campaign, r.group_id AS group_id,
                    AND e.time BETWEEN r.opened_at AND r.opened_at + INTERVAL 7 DAY) AS invitations
 FROM
 (
+    SELECT project, user_id, event, time FROM siyu.events_current
+    WHERE event IN ('app_download', '$AppInstall', 'pay_order', 'share')
+) AS e
+RIGHT JOIN
+(
     SELECT project, user_id, if(campaign != '', campaign, push_id) AS campaign, group_id,
            minIf(time, event IN ('push_open', 'message_open', '$AppPushClick')) AS opened_at
     FROM siyu.events_enriched
     WHERE event IN ('push_send', 'message_send', 'push_open', 'message_open', '$AppPushClick')
     GROUP BY project, user_id, campaign, group_id
-) AS r
-LEFT JOIN siyu.events_current AS e ON e.project = r.project AND e.user_id = r.user_id
-GROUP BY project, campaign, group_id;
+) AS r ON e.project = r.project AND e.user_id = r.user_id
+GROUP BY project, campaign, group_id
+SETTINGS join_use_nulls = 0;
 
 -- Lifecycle stage from activity (new: first seen within 7 days; active: seen within 7
--- days; silent: 7–30 days; churned: over 30), relative to the newest event, plus payers.
+-- days; silent: 7–30 days; churned: over 30), relative to the newest day, plus payers.
 CREATE OR REPLACE VIEW siyu.lifecycle_distribution AS
-SELECT project, stage, count() AS users, countIf(paid) AS paying
+SELECT project, stage, count() AS users, countIf(paid = 1) AS paying
 FROM
 (
-    SELECT project, user_id,
-           multiIf(dateDiff('day', min(date), (SELECT max(date) FROM siyu.events_current)) < 7, 'new',
-                   dateDiff('day', max(date), (SELECT max(date) FROM siyu.events_current)) < 7, 'active',
-                   dateDiff('day', max(date), (SELECT max(date) FROM siyu.events_current)) < 30, 'silent',
-                   'churned') AS stage,
-           countIf(event = 'pay_order') > 0 AS paid
-    FROM siyu.events_current GROUP BY project, user_id
+    SELECT project, user_id, paid,
+           multiIf(dateDiff('day', cohort_day, newest) < 7, 'new',
+                   dateDiff('day', last_day, newest) < 7, 'active',
+                   dateDiff('day', last_day, newest) < 30, 'silent',
+                   'churned') AS stage
+    FROM siyu.user_first_touch
+    CROSS JOIN (SELECT max(date) AS newest FROM siyu.user_days) AS n
 )
 GROUP BY project, stage;
 
