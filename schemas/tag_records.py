@@ -115,11 +115,14 @@ def encode_tag_changes(project: str, user_id: str, changes: Sequence[TagChange])
     parts = [_HEADER, _str(project), _varint_str(user_id)]
     if changes:
         parts.append(_long(len(changes)))
-        last_at, at_bytes = -1, b""
+        # The changes of one evaluation share their time and cause: encode those once.
+        last_at, at_bytes, last_cause, cause_bytes = -1, b"", "", b"\x00"
         for c in changes:
             if c.at != last_at:
                 last_at, at_bytes = c.at, _varint(c.at)
-            parts += (_str(c.tag), _value(c.old), _value(c.new), at_bytes, _varint_str(c.cause))
+            if c.cause != last_cause:
+                last_cause, cause_bytes = c.cause, _varint_str(c.cause)
+            parts += (_str(c.tag), _value(c.old), _value(c.new), at_bytes, cause_bytes)
     parts.append(b"\x00")
     return b"".join(parts)
 

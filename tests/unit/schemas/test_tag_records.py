@@ -39,3 +39,13 @@ def test_fast_writer_is_byte_identical_to_the_codec(value: TagValue | None) -> N
 
 def test_no_changes() -> None:
     assert encode_tag_changes("p", "u", []) == _codec_bytes("p", "u", [])
+
+
+def test_changes_with_shared_and_empty_causes() -> None:
+    changes = [
+        TagChange("u", "a", None, 1, 5, ""),
+        TagChange("u", "b", None, 2, 5, ""),
+        TagChange("u", "c", 1, None, 6, "merge"),
+        TagChange("v", "d", None, "x", 6, "merge"),
+    ]
+    assert encode_tag_changes("p", "u", changes) == _codec_bytes("p", "u", changes)
