@@ -9,7 +9,9 @@ from functools import partial
 from typing import Any, Protocol
 
 from aiokafka import AIOKafkaProducer
+from aiokafka import client as aiokafka_client
 from aiokafka.errors import KafkaError
+from aiokafka.protocol.metadata import MetadataRequest
 
 from collectors.exceptions import ProduceFailed
 from collectors.retention import Retention
@@ -32,6 +34,26 @@ class EventProducer(Protocol):
         ...
 
 
+class _NoAutoCreateMetadata(MetadataRequest):  # type: ignore[misc]
+    """A metadata request that never asks the broker to create the topics it names."""
+
+    def __init__(self, topics: list[str] | None = None, allow_auto_topic_creation: Any = None):
+        super().__init__(topics, False)
+
+
+def _disable_topic_auto_creation() -> None:
+    """Stop aiokafka's producer from creating topics by naming them (brokers that allow it).
+
+    aiokafka asks for auto-creation in every metadata request. The embedded broker honours
+    it, so right after a broker restart the collector's first send would create
+    ``events.raw`` before ``siyu.topics.ensure_topics`` could, with the broker's default
+    partition count, racing the real creation. Sends now fail until the topics exist (the
+    events wait in the spool). aiokafka is pinned; tests/integration/test_collector_spool.py
+    covers the restart.
+    """
+    aiokafka_client.MetadataRequest = _NoAutoCreateMetadata
+
+
 def _retrieve(future: asyncio.Future[Any]) -> None:
     if not future.cancelled():
         future.exception()
@@ -45,6 +67,7 @@ class KafkaEventProducer:
     """
 
     def __init__(self, *, bootstrap: str, timeout_s: float, retain_bytes: int = 0) -> None:
+        _disable_topic_auto_creation()
         self.bootstrap = bootstrap
         self.timeout_s = timeout_s
         self._producer: AIOKafkaProducer | None = None
@@ -93,7 +116,6 @@ class KafkaEventProducer:
     async def _produce(self, messages: Sequence[Message]) -> None:
         if self._producer is None:
             raise ProduceFailed("producer not started")
-        gathered: asyncio.Future[list[Any]] | None = None
         try:
             futures = []
             for message in messages:
@@ -103,11 +125,11 @@ class KafkaEventProducer:
                     future.add_done_callback(partial(self._acked, message))
                 futures.append(future)
             gathered = asyncio.gather(*futures)
+            # After a timeout aiokafka fails these later by itself (request_timeout_ms),
+            # when nobody waits any more: retrieve that error so it is not reported as lost.
+            gathered.add_done_callback(_retrieve)
             await asyncio.wait_for(asyncio.shield(gathered), self.timeout_s)
         except (KafkaError, TimeoutError) as exc:
-            if gathered is not None:
-                # aiokafka fails these later by itself (request_timeout_ms); nobody waits then.
-                gathered.add_done_callback(_retrieve)
             logger.warning("produce failed: %r", exc)
             raise ProduceFailed(f"event broker unavailable: {exc!r}") from exc
 
