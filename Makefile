@@ -62,10 +62,13 @@ bench-collector: $(STAMP) ## collector events/s and beacons/s per core against a
 bench-funnels: $(STAMP) ## funnel events/s (5 funnels + fission) and slowest dashboard query on 10M events
 	$(BIN)/python -m bench.funnels
 
+bench-identity: $(STAMP) ## identity resolution events/s per worker, state bytes per identity, lookup p99 at 2k req/s
+	$(BIN)/python -m bench.identity
+
 bench-tags: $(STAMP) ## tag events/s per worker, event→tag latency at 5k events/s, memory per user
 	$(BIN)/python -m bench.tags
 
 clean: ## remove the virtualenv and local data
 	rm -rf $(VENV) data
 
-.PHONY: help install run demo status format lint typecheck test-unit test bench bench-funnels bench-tags bench-collector sdk-compat sdk-test clean
+.PHONY: help install run demo status format lint typecheck test-unit test bench bench-funnels bench-identity bench-tags bench-collector sdk-compat sdk-test clean

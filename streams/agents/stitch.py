@@ -15,9 +15,9 @@ within a bounded window of recent ids per partition
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
+from typing import Any
 
-from schemas.records import decode_batch, encode_batch
+from schemas.codec import codec
 from streams import metrics
 from streams.agents import identity_links
 from streams.agents import identity_metrics as m
@@ -25,7 +25,7 @@ from streams.agents.identity_config import load_rules
 from streams.agents.identity_table import GraphStore, graph_table
 from streams.context import StreamContext
 from streams.domain.event_window import RecentEventIds
-from streams.domain.stitching import LinkBarrier, known_users, prepare, stitch_known
+from streams.domain.stitching import LinkBarrier, plan_record
 
 __all__ = ["register"]
 
@@ -42,49 +42,49 @@ def register(ctx: StreamContext) -> None:
     capacity = ctx.settings.identity.dedupe_window
     windows: dict[int, RecentEventIds] = {}
     barriers: dict[int, LinkBarrier] = {}
+    avro = codec("event_batch")
 
     @ctx.app.agent(raw, name="stitch")
     async def stitch(stream):  # type: ignore[no-untyped-def]
         async for event in stream.events():
             msg = event.message
-            batch = decode_batch(event.value)
             partition = msg.partition
             if partition not in windows:
                 windows[partition] = RecentEventIds(capacity)
                 barriers[partition] = LinkBarrier()
+            # The Avro record as a dict: properties and context stay JSON text, untouched.
+            batch = avro.decode(event.value)
+            project = batch["project"]
             window = windows[partition]
-            project = batch.project
-            prepared = [
-                prepare(rules, e)
-                for e in batch.events
-                if window.admit(hash((project, e.event_id)), msg.offset)
+            events = [
+                e
+                for e in batch["events"]
+                if window.admit(hash((project, e["event_id"])), msg.offset)
             ]
-            m.RETRIES.inc(len(batch.events) - len(prepared))
-            if not prepared:
+            m.RETRIES.inc(len(batch["events"]) - len(events))
+            if not events:
                 continue
-            origin = f"{msg.topic}/{partition}"
             owner = graph.committed_owner(project)
-            groups = stitch_known(rules, owner, project, prepared)
+            plan = plan_record(
+                rules, owner, project, [(e["event_id"], e["type"], e["identities"]) for e in events]
+            )
+            for e, shown in zip(events, plan.identities, strict=True):
+                e["identities"] = shown
+            batch["origin"] = origin = f"{msg.topic}/{partition}"
+            batch["origin_offset"] = msg.offset
             barrier = barriers[partition]
-            users = known_users(owner, prepared) if groups is None else {g.user_id for g in groups}
-            if groups is None or barrier.must_link(msg.offset, users, graph.decided(origin)):
-                barrier.sent(msg.offset, users)
-                record = replace(
-                    batch,
-                    events=tuple(p.event for p in prepared),
-                    origin=origin,
-                    origin_offset=msg.offset,
-                )
-                await links.send(key=batch.key.encode(), value=encode_batch(record))
+            users = plan.users
+            if users is None or barrier.must_link(msg.offset, set(users), graph.decided(origin)):
+                barrier.sent(msg.offset, plan.known if users is None else set(users))
+                batch["events"] = events
+                await links.send(key=batch["key"].encode(), value=avro.encode(batch))
                 continue
-            for group in groups:
-                record = replace(
-                    batch,
-                    key=group.user_id,
-                    events=group.events,
-                    origin=origin,
-                    origin_offset=msg.offset,
-                )
-                await stitched.send(key=group.user_id.encode(), value=encode_batch(record))
-            m.ROUTED.labels(path="fast").inc(len(prepared))
-            metrics.EVENTS.labels(agent="stitch").inc(len(prepared))
+            groups: dict[str, list[dict[str, Any]]] = {}
+            for user_id, e in zip(users, events, strict=True):
+                e["user_id"] = user_id
+                groups.setdefault(user_id, []).append(e)
+            for user_id, grouped in groups.items():
+                record = {**batch, "key": user_id, "events": grouped}
+                await stitched.send(key=user_id.encode(), value=avro.encode(record))
+            m.ROUTED.labels(path="fast").inc(len(events))
+            metrics.EVENTS.labels(agent="stitch").inc(len(events))

@@ -2,8 +2,9 @@
 
 Pure functions over a read-only :class:`GraphView`:
 
-- :func:`resolve_known` is the fast path: an event whose usable identities are all
-  known and name one user gets that user, with no change to the graph.
+- The fast path (:func:`streams.domain.stitching.plan_record`): an event whose usable
+  identities are all known and name one user gets that user, with no change to the
+  graph.
 - :func:`link` decides everything else (new identities, joins, merges, conflicts,
   unbinds) and returns what to store and what to publish. It runs for one event at a
   time, in one serialized order, so two events racing to link the same identities
@@ -35,7 +36,7 @@ finishes the rewrite and publishes the merge again; consumers apply a merge once
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import replace
 
 from streams.domain.identity_model import (
@@ -52,39 +53,11 @@ from streams.domain.identity_model import (
 )
 from streams.domain.identity_rules import Identity, IdentityRules
 
-__all__ = ["link", "resolve_known"]
+__all__ = ["link"]
 
 # Redirect chains are short (one hop once a merge is fully written); the cap only
 # guards against a corrupted cycle.
 _MAX_CHAIN = 64
-
-
-def resolve_known(
-    rules: IdentityRules,
-    owner: Callable[[Identity], str | None],
-    *,
-    project: str,
-    event_id: str,
-    event_type: str,
-    identities: Iterable[Identity],
-) -> str | None:
-    """The user of an event that needs no change to the graph, else None.
-
-    ``identities`` are the event's normalized identities. Returns the user when all of
-    them are known and assigned to one user, or the orphan user when there is none;
-    None when the event must go through :func:`link`.
-    """
-    if event_type == "track_id_unbind":
-        return None
-    found: str | None = None
-    seen = False
-    for identity in identities:
-        seen = True
-        user = owner(identity)
-        if user is None or (found is not None and user != found):
-            return None
-        found = user
-    return found if seen else orphan_user_id(project, event_id)
 
 
 class _Txn:

@@ -3,7 +3,7 @@ and the order of a partition's records across the two paths.
 
 A Kafka record holds the events of one request that share a partition key. The record
 is stitched as a whole: either every event resolves without changing the identity
-graph (:func:`stitch_known`), or the whole record goes through the serialized link
+graph (:func:`plan_record`), or the whole record goes through the serialized link
 path. Either way its stitched output carries the source record's origin and offset,
 which per-user state uses to skip replays; it skips anything at or below the last
 offset it applied, so a user's records must reach it in source order. The
@@ -14,21 +14,22 @@ records of the same partition that concern one of its users follow it there.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from schemas.records import TrackEvent
-from streams.domain.identity import resolve_known
+from streams.domain.identity_model import orphan_user_id
 from streams.domain.identity_rules import Identity, IdentityRules
 
 __all__ = [
     "LinkBarrier",
     "Prepared",
+    "RecordPlan",
     "Stitched",
     "group_by_user",
-    "known_users",
+    "plan_record",
     "prepare",
-    "stitch_known",
+    "prepare_identities",
 ]
 
 
@@ -48,43 +49,80 @@ class Stitched:
     events: tuple[TrackEvent, ...]
 
 
-def prepare(rules: IdentityRules, event: TrackEvent) -> Prepared:
-    """Normalize an event's identities: values of known types normalized (and hashed
-    where the rules say so), junk values dropped, unknown types kept as sent.
-
-    Idempotent: preparing a prepared event changes nothing.
+def prepare_identities(
+    rules: IdentityRules, identities: Mapping[str, str]
+) -> tuple[list[Identity], Mapping[str, str]]:
+    """An event's usable identities by priority, and the identities it should carry:
+    values of known types normalized (and hashed where the rules say so), junk values
+    dropped, unknown types kept as sent. The mapping is ``identities`` itself when
+    nothing changes. Idempotent.
     """
-    identities = rules.normalize_all(event.identities)
-    shown = {i.key: i.value for i in identities}
-    for key, value in event.identities.items():
+    normalized = rules.normalize_all(identities)
+    shown = {i.key: i.value for i in normalized}
+    for key, value in identities.items():
         if rules.spec(key) is None:
             shown.setdefault(key, value)
-    if shown != event.identities:
+    return normalized, (identities if shown == identities else shown)
+
+
+def prepare(rules: IdentityRules, event: TrackEvent) -> Prepared:
+    """:func:`prepare_identities` applied to a whole event."""
+    identities, shown = prepare_identities(rules, event.identities)
+    if shown is not event.identities:
         event = replace(event, identities=shown)
     return Prepared(event, identities)
 
 
-def stitch_known(
+@dataclass(frozen=True, slots=True)
+class RecordPlan:
+    """How a record's events are stitched.
+
+    ``users``: each event's user when no event needs a graph change, else None (the
+    record takes the link path). ``identities``: each event's prepared identities.
+    ``known``: users holding one of the record's identities now.
+    """
+
+    users: list[str] | None
+    identities: list[Mapping[str, str]]
+    known: set[str]
+
+
+def plan_record(
     rules: IdentityRules,
     owner: Callable[[Identity], str | None],
     project: str,
-    prepared: Sequence[Prepared],
-) -> list[Stitched] | None:
-    """The record's events grouped by user when none needs a graph change, else None."""
-    pairs = []
-    for p in prepared:
-        user_id = resolve_known(
-            rules,
-            owner,
-            project=project,
-            event_id=p.event.event_id,
-            event_type=p.event.type,
-            identities=p.identities,
-        )
-        if user_id is None:
-            return None
-        pairs.append((user_id, p.event))
-    return group_by_user(pairs)
+    events: Sequence[tuple[str, str, Mapping[str, str]]],
+) -> RecordPlan:
+    """Plan a record of ``(event_id, type, identities)`` events.
+
+    The events of one request nearly always carry the same identities, so the work
+    per distinct identity set is done once.
+    """
+    memo: dict[tuple[tuple[str, str], ...], tuple[list[Identity], Mapping[str, str], str | None]]
+    memo = {}
+    users: list[str] | None = []
+    shown_all: list[Mapping[str, str]] = []
+    known: set[str] = set()
+    for event_id, event_type, identities in events:
+        key = tuple(identities.items())
+        found = memo.get(key)
+        if found is None:
+            normalized, shown = prepare_identities(rules, identities)
+            owners = [owner(i) for i in normalized]
+            known.update(u for u in owners if u is not None)
+            single = owners[0] if owners and all(u == owners[0] for u in owners) else None
+            found = memo[key] = (normalized, shown, single)
+        normalized, shown, single = found
+        shown_all.append(shown)
+        if users is None:
+            continue
+        if not normalized:
+            users.append(orphan_user_id(project, event_id))
+        elif single is None or event_type == "track_id_unbind":
+            users = None
+        else:
+            users.append(single)
+    return RecordPlan(users, shown_all, known)
 
 
 def group_by_user(pairs: Iterable[tuple[str, TrackEvent]]) -> list[Stitched]:
@@ -94,17 +132,6 @@ def group_by_user(pairs: Iterable[tuple[str, TrackEvent]]) -> list[Stitched]:
     for user_id, event in pairs:
         groups.setdefault(user_id, []).append(replace(event, user_id=user_id))
     return [Stitched(user_id, tuple(events)) for user_id, events in groups.items()]
-
-
-def known_users(owner: Callable[[Identity], str | None], prepared: Iterable[Prepared]) -> set[str]:
-    """Users already holding one of the record's identities."""
-    found = set()
-    for p in prepared:
-        for identity in p.identities:
-            user_id = owner(identity)
-            if user_id is not None:
-                found.add(user_id)
-    return found
 
 
 class LinkBarrier:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from streams.domain.identity import link, resolve_known
+from streams.domain.identity import link
 from streams.domain.identity_model import Assignment, Conflict, Link, Merge, UserRecord
 from streams.domain.identity_rules import DEFAULT_RULES, Identity, IdentityRules
+from streams.domain.stitching import plan_record
 
 PROJECT = "default"
 
@@ -67,14 +68,13 @@ class MemoryGraph:
         return result.user_id
 
     def fast(self, identities: Mapping[str, str], *, event_type: str = "track") -> str | None:
-        return resolve_known(
+        plan = plan_record(
             self.rules,
             lambda i: self.owner(PROJECT, i),
-            project=PROJECT,
-            event_id="fast",
-            event_type=event_type,
-            identities=self.rules.normalize_all(identities),
+            PROJECT,
+            [("fast", event_type, identities)],
         )
+        return plan.users[0] if plan.users is not None else None
 
     def user_of(self, key: str, value: str, project: str = PROJECT) -> str | None:
         return self.owners.get((project, Identity(key, value)))

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 import pytest
 
-from streams.domain.identity import link, resolve_known
+from streams.domain.identity import link
 from streams.domain.identity_model import (
     USER_ID,
     Merge,
@@ -353,25 +353,6 @@ def test_a_merge_into_a_missing_user_reads_as_unknown() -> None:
     result = g.decide({"anonymous_id": "x"}, event_id="e")
     assert result.user_id == new_user_id(PROJECT, Identity("anonymous_id", "x"))
     assert result.merges == (Merge("u1", "gone", "link"),)
-
-
-def test_resolve_known_needs_one_known_user_for_every_identity() -> None:
-    owners = {Identity("anonymous_id", "a"): "u1", Identity("cookie_id", "c"): "u2"}
-
-    def fast(*identities: Identity, event_type: str = "track") -> str | None:
-        return resolve_known(
-            DEFAULT_RULES,
-            owners.get,
-            project=PROJECT,
-            event_id="e",
-            event_type=event_type,
-            identities=identities,
-        )
-
-    assert fast(Identity("anonymous_id", "a")) == "u1"
-    assert fast(Identity("anonymous_id", "a"), Identity("cookie_id", "c")) is None
-    assert fast(Identity("anonymous_id", "new")) is None
-    assert fast() == orphan_user_id(PROJECT, "e")
 
 
 def test_link_with_no_identities_is_an_orphan() -> None:

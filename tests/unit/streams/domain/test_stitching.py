@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from schemas.records import TrackEvent
+from streams.domain.identity_model import orphan_user_id
 from streams.domain.identity_rules import DEFAULT_RULES, Identity
-from streams.domain.stitching import (
-    LinkBarrier,
-    Prepared,
-    Stitched,
-    known_users,
-    prepare,
-    stitch_known,
-)
+from streams.domain.stitching import LinkBarrier, group_by_user, plan_record, prepare
 
 
 def _event(event_id: str, identities: dict[str, str], etype: str = "track") -> TrackEvent:
@@ -27,29 +23,41 @@ def test_prepare_normalizes_known_types_and_keeps_unknown_ones() -> None:
     assert prepare(DEFAULT_RULES, p.event).event is p.event  # idempotent, no copy
 
 
-def test_stitch_known_groups_a_record_by_user() -> None:
+def test_a_record_of_known_identities_is_planned_per_event() -> None:
     owners = {Identity("anonymous_id", "a"): "u1", Identity("anonymous_id", "b"): "u2"}
-    events = [
-        prepare(DEFAULT_RULES, _event(str(i), {"anonymous_id": k})) for i, k in enumerate("aba")
-    ]
-    groups = stitch_known(DEFAULT_RULES, owners.get, "p", events)
-    assert groups is not None
-    assert [(g.user_id, [e.event_id for e in g.events]) for g in groups] == [
-        ("u1", ["0", "2"]),
-        ("u2", ["1"]),
-    ]
+    events = [("0", "track", {"anonymous_id": "A"}), ("1", "track", {"anonymous_id": "b"})]
+    events += [("2", "track", {"anonymous_id": "A"}), ("3", "track", {"x": "1"})]
+    plan = plan_record(DEFAULT_RULES, owners.get, "p", events)
+    assert plan.users == ["u1", "u2", "u1", orphan_user_id("p", "3")]
+    assert plan.identities[0] == {"anonymous_id": "a"}
+    assert plan.identities[3] is events[3][2]  # unchanged: the same mapping
+    assert plan.known == {"u1", "u2"}
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        pytest.param(("9", "track", {"anonymous_id": "new"}), id="unknown"),
+        pytest.param(("9", "track", {"anonymous_id": "a", "cookie_id": "c2"}), id="two-users"),
+        pytest.param(("9", "track_id_unbind", {"anonymous_id": "a"}), id="unbind"),
+    ],
+)
+def test_a_record_needing_a_graph_change_takes_the_link_path(
+    event: tuple[str, str, dict[str, str]],
+) -> None:
+    owners = {Identity("anonymous_id", "a"): "u1", Identity("cookie_id", "c2"): "u2"}
+    events = [("0", "track", {"anonymous_id": "a"}), event, ("1", "track", {"anonymous_id": "a"})]
+    plan = plan_record(DEFAULT_RULES, owners.get, "p", events)
+    assert plan.users is None
+    assert len(plan.identities) == 3
+    assert "u1" in plan.known
+
+
+def test_group_by_user_sets_each_events_user() -> None:
+    e1, e2 = _event("1", {"anonymous_id": "a"}), _event("2", {"anonymous_id": "b"})
+    groups = group_by_user([("u1", e1), ("u2", e2), ("u1", e1)])
+    assert [(g.user_id, len(g.events)) for g in groups] == [("u1", 2), ("u2", 1)]
     assert all(e.user_id == g.user_id for g in groups for e in g.events)
-    unknown = [*events, prepare(DEFAULT_RULES, _event("3", {"anonymous_id": "c"}))]
-    assert stitch_known(DEFAULT_RULES, owners.get, "p", unknown) is None
-    assert isinstance(groups[0], Stitched)
-
-
-def test_known_users_of_a_record() -> None:
-    owners = {Identity("anonymous_id", "a"): "u1"}
-    records = [
-        Prepared(_event("1", {}), [Identity("anonymous_id", "a"), Identity("login_id", "l")])
-    ]
-    assert known_users(owners.get, records) == {"u1"}
 
 
 def test_the_first_record_of_a_partition_waits_for_the_link_path() -> None:
