@@ -62,8 +62,19 @@ def decide_batch(rules: IdentityRules, graph: GraphStore, batch: EventBatch) -> 
     out = Decided()
     pairs = []
     published: dict[Identity, tuple[Assignment, int, str]] = {}
+    # An event carrying the same identities as one decided earlier in the record
+    # changes nothing: the earlier decision stands (merges later in the record are
+    # followed below; an unbind forgets what was decided).
+    decided: dict[tuple[tuple[str, str], ...], str] = {}
     for event in batch.events:
         prepared = prepare(rules, event)
+        same = tuple(prepared.event.identities.items())
+        if event.type == "track_id_unbind":
+            decided.clear()
+        elif same in decided:
+            pairs.append((decided[same], prepared.event))
+            m.LINKS.labels(outcome="known").inc()
+            continue
         result = link(
             rules,
             graph,
@@ -75,6 +86,8 @@ def decide_batch(rules: IdentityRules, graph: GraphStore, batch: EventBatch) -> 
             version=graph.next_version(),
         )
         graph.stage(project, result)
+        if event.type != "track_id_unbind":
+            decided[same] = result.user_id
         m.LINKS.labels(outcome=result.outcome).inc()
         pairs.append((result.user_id, prepared.event))
         for a in result.published:

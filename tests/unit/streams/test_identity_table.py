@@ -156,3 +156,31 @@ def test_the_table_skips_changelog_values_older_than_what_it_holds() -> None:
     assert table.max_version == 2
     table.apply_changelog_batch([_changelog(b"k", b'{"v":["u5",8]}')])
     assert table.data.get(b"k") == b'{"v":["u5",8]}'
+
+
+def test_repeated_identities_in_a_record_reuse_the_decision_until_an_unbind() -> None:
+    graph, _ = _store()
+    unbind = TrackEvent(
+        event_id="2",
+        type="track_id_unbind",
+        event="e",
+        time=2,
+        platform="h5",
+        identities={"anonymous_id": "a"},
+    )
+    out = decide_batch(
+        DEFAULT_RULES,
+        graph,
+        _batch(
+            _event("1", {"anonymous_id": "a"}),
+            _event("1b", {"anonymous_id": "a"}),
+            unbind,
+            _event("3", {"anonymous_id": "a"}),
+        ),
+    )
+    first = new_user_id("p", Identity("anonymous_id", "a"))
+    again = new_user_id("p", Identity("anonymous_id", "a"), 1)
+    assert [(g.user_id, [e.event_id for e in g.events]) for g in out.stitched] == [
+        (first, ["1", "1b", "2"]),
+        (again, ["3"]),
+    ]
