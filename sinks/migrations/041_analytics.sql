@@ -81,6 +81,58 @@ FROM siyu.events
 WHERE (SELECT count() FROM siyu.user_days) = 0
 GROUP BY project, date, platform, user_id;
 
+-- One row per user as stitched: first and last time, first-touch attributes, paid.
+CREATE TABLE IF NOT EXISTS siyu.user_first
+(
+    project     LowCardinality(String),
+    user_id     String,
+    first_time  SimpleAggregateFunction(min, DateTime64(3, 'UTC')),
+    last_time   SimpleAggregateFunction(max, DateTime64(3, 'UTC')),
+    touch       AggregateFunction(argMin, Tuple(String, String, String, String, String), DateTime64(3, 'UTC')),
+    paid        SimpleAggregateFunction(max, UInt8)
+)
+ENGINE = AggregatingMergeTree
+ORDER BY (project, user_id);
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS siyu.user_first_mv TO siyu.user_first AS
+SELECT project, user_id, min(time) AS first_time, max(time) AS last_time,
+       argMinState((
+           platform,
+           multiIf(JSONExtractString(context, 'utm', 'source') != '', JSONExtractString(context, 'utm', 'source'),
+                   JSONHas(context, 'share'), 'share',
+                   JSONHas(context, 'scene'), concat('scene:', JSONExtractString(context, 'scene')),
+                   'direct'),
+           JSONExtractString(context, 'scene'),
+           if(JSONExtractString(context, 'utm', 'campaign') != '', JSONExtractString(context, 'utm', 'campaign'),
+              JSONExtractString(properties, 'campaign')),
+           multiIf(JSONExtractString(properties, 'material_id') != '', JSONExtractString(properties, 'material_id'),
+                   JSONExtractString(context, 'material_id') != '', JSONExtractString(context, 'material_id'),
+                   JSONExtractString(context, 'qr_id'))
+       ), time) AS touch,
+       max(toUInt8(event = 'pay_order')) AS paid
+FROM siyu.events
+GROUP BY project, user_id;
+
+INSERT INTO siyu.user_first
+SELECT project, user_id, min(time) AS first_time, max(time) AS last_time,
+       argMinState((
+           platform,
+           multiIf(JSONExtractString(context, 'utm', 'source') != '', JSONExtractString(context, 'utm', 'source'),
+                   JSONHas(context, 'share'), 'share',
+                   JSONHas(context, 'scene'), concat('scene:', JSONExtractString(context, 'scene')),
+                   'direct'),
+           JSONExtractString(context, 'scene'),
+           if(JSONExtractString(context, 'utm', 'campaign') != '', JSONExtractString(context, 'utm', 'campaign'),
+              JSONExtractString(properties, 'campaign')),
+           multiIf(JSONExtractString(properties, 'material_id') != '', JSONExtractString(properties, 'material_id'),
+                   JSONExtractString(context, 'material_id') != '', JSONExtractString(context, 'material_id'),
+                   JSONExtractString(context, 'qr_id'))
+       ), time) AS touch,
+       max(toUInt8(event = 'pay_order')) AS paid
+FROM siyu.events
+WHERE (SELECT count() FROM siyu.user_first) = 0
+GROUP BY project, user_id;
+
 -- user_days with the user each row belongs to now.
 CREATE OR REPLACE VIEW siyu.user_days_current AS
 SELECT d.project AS project, d.date AS date, d.platform AS platform,
@@ -123,20 +175,38 @@ FROM
 WHERE day <= (SELECT max(date) FROM siyu.user_days)
 GROUP BY project, day, platform;
 
--- First touch per user: cohort day, platform, channel, scene, campaign, material.
+-- First touch per user (as the user is now): cohort day, platform, channel, scene,
+-- campaign, material, last day seen, paid.
 CREATE OR REPLACE VIEW siyu.user_first_touch AS
 SELECT project, user_id,
-       min(date) AS cohort_day,
+       toDate(min(first_time)) AS cohort_day,
        toMonday(cohort_day) AS cohort_week,
-       argMin(platform, first_time) AS platform,
        argMin(touch, first_time) AS first_touch,
-       first_touch.1 AS channel,
-       first_touch.2 AS scene,
-       first_touch.3 AS campaign,
-       first_touch.4 AS material,
-       max(date) AS last_day,
+       first_touch.1 AS platform,
+       first_touch.2 AS channel,
+       first_touch.3 AS scene,
+       first_touch.4 AS campaign,
+       first_touch.5 AS material,
+       toDate(max(last_time)) AS last_day,
        max(paid) AS paid
-FROM siyu.user_days_current
+FROM
+(
+    SELECT f.project AS project, if(m.user_id = '', f.user_id, m.user_id) AS user_id,
+           f.first_time AS first_time, f.last_time AS last_time, f.touch AS touch, f.paid AS paid
+    FROM
+    (
+        SELECT project, user_id, min(first_time) AS first_time, max(last_time) AS last_time,
+               argMinMerge(touch) AS touch, max(paid) AS paid
+        FROM siyu.user_first
+        GROUP BY project, user_id
+    ) AS f
+    LEFT JOIN
+    (
+        SELECT project, id_value, user_id FROM siyu.identity_map FINAL
+        WHERE id_type = 'user_id' AND deleted = 0
+    ) AS m ON m.project = f.project AND m.id_value = f.user_id
+    SETTINGS join_use_nulls = 0
+)
 GROUP BY project, user_id;
 
 -- Retention: share of a cohort (first day seen) active again on day 1, 7 and 30.
