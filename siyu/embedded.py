@@ -149,8 +149,12 @@ class Stack:
 
     # -- supervise -----------------------------------------------------------------------
     def supervise_once(self) -> list[str]:
-        """Restart children that died; return their names."""
+        """Restart the broker or children that died; return their names."""
         restarted = []
+        if self.broker is not None and self.broker.poll() is not None:
+            logger.warning("broker exited with %s, restarting it", self.broker.returncode)
+            self.restart_broker()
+            restarted.append("broker")
         now = time.monotonic()
         for child in self.children.values():
             if child.proc is None or child.alive():
@@ -163,6 +167,34 @@ class Stack:
             child.start()
             restarted.append(child.name)
         return restarted
+
+    def restart_broker(self) -> None:
+        """Start the embedded broker again, then the consumers with it.
+
+        Tansu keeps nothing across a restart: the topics are created again, and the sink
+        and workers are restarted, because their positions point into the old logs (they
+        would skip the start of the new ones) and their state is re-seeded at start. The
+        collector keeps running: it spools while the broker is away, then replays the
+        spool and re-sends what the broker had acknowledged and lost.
+        """
+        s = self.settings
+        # Consumers first: connected to the new broker with their old positions and
+        # replay-protection offsets, they would write stale state into the new changelogs.
+        consumers = [n for n in self.children if n.startswith("worker-")] + ["sink"]
+        for name in consumers:
+            if name in self.children:
+                self.children[name].stop(timeout=10)  # nothing to drain: the log is gone
+        if self.broker is not None and self.broker.poll() is None:
+            self.broker.terminate()
+            self.broker.wait(10)
+        self.broker = start_broker(s.kafka.bootstrap, self.log_dir / "broker.log")
+        asyncio.run(ensure_topics(s.kafka))
+        if "sink" in self.children:
+            self.children["sink"].start()
+            self._wait_http(f"http://{s.sql.host}:{s.sql.port}/ping", "sink", timeout=120)
+        for name in consumers[:-1]:
+            self.children[name].start()
+            self.wait_worker_ready(int(name.removeprefix("worker-")))
 
     # -- stop ----------------------------------------------------------------------------
     def drain(self, timeout: float = 120.0) -> bool:
