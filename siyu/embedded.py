@@ -191,7 +191,7 @@ class Stack:
         asyncio.run(ensure_topics(s.kafka))
         if "sink" in self.children:
             self.children["sink"].start()
-            self._wait_http(f"http://{s.sql.host}:{s.sql.port}/ping", "sink", timeout=120)
+            self.wait_http(f"http://{s.sql.host}:{s.sql.port}/ping", "sink", timeout=120)
         for name in consumers[:-1]:
             self.children[name].start()
             self.wait_worker_ready(int(name.removeprefix("worker-")))
