@@ -19,7 +19,7 @@ from aiokafka import AIOKafkaProducer
 from schemas.merge_records import IdentityMerge, encode_merge
 from sinks.tag_lookup import read_user_tags
 from siyu.settings import TagSettings
-from tests.stack import RunningStack, running_stack, stack_settings
+from tests.stack import READ_KEY, RunningStack, running_stack, stack_settings
 
 pytestmark = pytest.mark.integration
 
@@ -90,6 +90,22 @@ def _tags(stack: RunningStack, user: str) -> dict[str, str]:
     return dict(rows[0]["tags"]) if rows else {}
 
 
+def _lookup_until(stack: RunningStack, path: str, ok: Any, timeout: float = 30) -> Any:
+    """GET the lookup API until ``ok(answer)``; return the answer."""
+    deadline = time.monotonic() + timeout
+    doc: Any = None
+    while time.monotonic() < deadline:
+        answer = stack.http.get(
+            f"{stack.lookup_url}/v1/users/{path}", headers={"X-Siyu-Key": READ_KEY}
+        )
+        if answer.status_code == 200:
+            doc = answer.json()
+            if ok(doc):
+                return doc
+        time.sleep(0.2)
+    raise AssertionError(f"lookup {path} never satisfied the check; last answer {doc!r}")
+
+
 def _sql_rows(stack: RunningStack) -> Any:
     def query(sql: str) -> list[list[Any]]:
         return [list(r.values()) for r in stack.sql(sql)]
@@ -118,6 +134,12 @@ def test_fact_source_content_and_rule_tags_reach_clickhouse_and_the_lookup(
     assert tags["favourite_category"] == "shoes"
     assert tags["interest:running"] == "true"
     assert tags["lifecycle"] == "new"
+    answer = _lookup_until(
+        tag_stack, f"anonymous_id/{anon}", lambda doc: doc["tags"].get("high_intent") is True
+    )
+    assert answer["user_id"] == user
+    assert answer["tags"]["first_channel"] == "qr"
+    assert answer["tags"]["count_7d:view_product"] == 3
     found = read_user_tags(_sql_rows(tag_stack), "default", user)
     assert found is not None
     assert found.tags["high_intent"] is True
@@ -204,6 +226,8 @@ def test_merge_of_two_users_combines_their_tags(tag_stack: RunningStack) -> None
     tag_stack.wait_for(_tag(tag_stack, a, "orders"), lambda v: v == "2", timeout=30)
     tags = _tags(tag_stack, a)
     assert tags["total_paid"] == "110.0"
+    merged = _lookup_until(tag_stack, f"user_id/{a}", lambda d: d["tags"].get("orders") == 2)
+    assert merged["tags"]["value_tier"] == "mid"
     assert tags["value_tier"] == "mid"
     assert tags["first_channel"] == "share"
     tag_stack.wait_for(
