@@ -11,7 +11,8 @@
    (default 5,000, and a lighter 1,000 at which the whole stack keeps up): probe
    requests with a known event id, timed until ClickHouse holds the tag change they
    caused (``siyu.tag_changes.cause``). Baseline: the same probes until their raw event
-   is in ``siyu.events``. Goal: p99 <= 2 s.
+   is in ``siyu.events``; the same in the lookup API. Also measured with no background
+   traffic ("idle"). Goal: p99 <= 2 s.
 3. Memory per user: the stored state document (what the memory store keeps per key) and
    the timer schedule entry, averaged over the benchmark's users.
 
@@ -125,7 +126,20 @@ def _sql(client: httpx.Client, url: str, query: str) -> list[str]:
     return [line for line in answer.text.splitlines() if line]
 
 
+def _probe_body(probe: str) -> bytes:
+    event = {
+        "event_id": probe,
+        "event": "view_product",
+        "platform": "h5",
+        "identities": {"anonymous_id": probe},
+        "properties": {"category": "probe"},
+    }
+    return orjson.dumps([event])
+
+
 def _latency(result: BenchResult, rate: int) -> None:
+    """Probe latency under ``rate`` events/s of background traffic (0: none)."""
+    seconds = SECONDS if rate else SECONDS / 2
     with tempfile.TemporaryDirectory() as tmp:
         settings = local_settings(Path(tmp))
         stack = Stack(settings)
@@ -133,36 +147,28 @@ def _latency(result: BenchResult, rate: int) -> None:
         try:
             collector = f"http://127.0.0.1:{settings.collector.port}/v1/batch"
             sql = f"http://127.0.0.1:{settings.sql.port}/"
+            lookup = f"http://127.0.0.1:{settings.lookup.port}/v1/users/anonymous_id/"
             load = threading.Thread(
-                target=lambda: asyncio.run(offer(settings, rate=rate, seconds=SECONDS)),
+                target=lambda: rate and asyncio.run(offer(settings, rate=rate, seconds=seconds)),
                 daemon=True,
             )
             load.start()
             sent: dict[str, float] = {}
-            tag_seen: dict[str, float] = {}
-            raw_seen: dict[str, float] = {}
+            seen: dict[str, dict[str, float]] = {"tag": {}, "raw": {}, "lookup": {}}
             client = httpx.Client(timeout=30, headers={"X-Siyu-Key": "demo-write-key"})
+            reader = httpx.Client(timeout=30, headers={"X-Siyu-Key": "demo-read-key"})
             started = time.monotonic()
             next_probe = started + 3  # let the load settle first
-            while load.is_alive() or (
-                len(tag_seen) < len(sent) and time.monotonic() - started < SECONDS + 30
+            while time.monotonic() - started < seconds or (
+                len(seen["tag"]) < len(sent) and time.monotonic() - started < seconds + 30
             ):
                 now = time.monotonic()
-                if load.is_alive() and now >= next_probe:
+                if now - started < seconds and now >= next_probe:
                     probe = f"probe-{uuid.uuid4().hex}"
-                    body = [
-                        {
-                            "event_id": probe,
-                            "event": "view_product",
-                            "platform": "h5",
-                            "identities": {"anonymous_id": probe},
-                            "properties": {"category": "probe"},
-                        }
-                    ]
                     sent[probe] = time.monotonic()
-                    client.post(collector, content=orjson.dumps(body))
+                    client.post(collector, content=_probe_body(probe))
                     next_probe += PROBE_EVERY_S
-                pending = [p for p in sent if p not in tag_seen]
+                pending = [p for p in sent if p not in seen["tag"] or p not in seen["lookup"]]
                 if pending:
                     ids = ",".join(f"'{p}'" for p in pending)
                     for cause in _sql(
@@ -170,25 +176,30 @@ def _latency(result: BenchResult, rate: int) -> None:
                         sql,
                         f"SELECT DISTINCT cause FROM siyu.tag_changes WHERE cause IN ({ids})",
                     ):
-                        tag_seen.setdefault(cause, time.monotonic())
+                        seen["tag"].setdefault(cause, time.monotonic())
                     for event_id in _sql(
                         client, sql, f"SELECT event_id FROM siyu.events WHERE event_id IN ({ids})"
                     ):
-                        raw_seen.setdefault(event_id, time.monotonic())
+                        seen["raw"].setdefault(event_id, time.monotonic())
+                    for p in [p for p in pending if p not in seen["lookup"]][:20]:
+                        answer = reader.get(lookup + p)
+                        if answer.status_code == 200 and answer.json().get("tags"):
+                            seen["lookup"].setdefault(p, time.monotonic())
                 time.sleep(0.05)
-            tag = [tag_seen[p] - t for p, t in sent.items() if p in tag_seen]
-            raw = [raw_seen[p] - t for p, t in sent.items() if p in raw_seen]
-            result.add(
-                f"p99 event→tag visible at {rate} ev/s",
-                percentile(tag, 99),
-                "s",
-                baseline=percentile(raw, 99),
-                goal="<= 2 s",
-            )
-            result.add(
-                "p50 event→tag visible", percentile(tag, 50), "s", baseline=percentile(raw, 50)
-            )
-            result.add("probes seen / sent", len(tag), "probes", baseline=len(sent))
+            delays = {k: [v[p] - t for p, t in sent.items() if p in v] for k, v in seen.items()}
+            raw = delays["raw"]
+            label = f"{rate} ev/s" if rate else "idle"
+            for kind, name in (("tag", "ClickHouse"), ("lookup", "lookup API")):
+                for q, goal in ((99, "<= 2 s"), (50, "")):
+                    result.add(
+                        f"p{q} event→tag in {name}, {label}",
+                        percentile(delays[kind], q),
+                        "s",
+                        baseline=percentile(raw, q),
+                        goal=goal,
+                    )
+            result.add(f"probes seen / sent, {label}", len(delays["tag"]), "probes",
+                       baseline=len(sent))  # fmt: skip
         finally:
             stack.stop()
 
@@ -212,8 +223,8 @@ def run() -> BenchResult:
     per_state, per_schedule = _memory(states)
     result.add("state per user", per_state, "bytes")
     result.add("timer schedule per user", per_schedule, "bytes")
-    for rate in (RATE, LIGHT_RATE):
-        if rate > 0:
+    if os.environ.get("BENCH_TAGS_LATENCY", "1") != "0":
+        for rate in (0, LIGHT_RATE, RATE):
             _latency(result, rate)
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "tags.json").write_text(json.dumps(asdict(result), indent=2) + "\n")
