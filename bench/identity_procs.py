@@ -16,7 +16,9 @@ from collections.abc import AsyncIterator
 
 import faust
 import orjson
-import uvicorn
+from granian import Granian
+from granian.constants import HTTPModes, Interfaces, Loops
+from granian.log import LogLevels
 from prometheus_client import start_http_server
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -84,13 +86,27 @@ def echo_app() -> Starlette:
     return Starlette(routes=[Route("/v1/users/{t}/{v:path}", answer), Route("/healthz", answer)])
 
 
+def lookup_from_env() -> Starlette:
+    return lookup_app(Settings())
+
+
 def main(mode: str, port: int) -> None:
-    settings = Settings()
+    """The lookup's server (lookup/server.py) with the benchmark's app factories."""
     if mode == "worker":
-        worker(settings)
+        worker(Settings())
         return
-    app = lookup_app(settings) if mode == "lookup" else echo_app()
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    factory = "lookup_from_env" if mode == "lookup" else "echo_app"
+    Granian(
+        f"bench.identity_procs:{factory}",
+        factory=True,
+        address="127.0.0.1",
+        port=port,
+        interface=Interfaces.ASGI,
+        workers=1,
+        http=HTTPModes.http1,
+        loop=Loops.auto,
+        log_level=LogLevels.warning,
+    ).serve()
 
 
 if __name__ == "__main__":
