@@ -104,6 +104,13 @@ def clean_identities(raw: Any) -> tuple[dict[str, str], list[str]]:
     clean: dict[str, str] = {}
     warnings: list[str] = []
     for key, value in raw.items():
+        if type(value) is str and type(key) is str:  # the common case, checked cheaply
+            text = value.strip()
+            if key and len(key) <= _MAX_IDENTITY_KEY and key == key.strip() and (
+                0 < len(text) <= _MAX_IDENTITY_VALUE and text.lower() not in JUNK_IDENTITY_VALUES
+            ):
+                clean[key] = text
+                continue
         name = str(key).strip()
         if not name or len(name) > _MAX_IDENTITY_KEY:
             warnings.append("junk_identity_key")
@@ -137,7 +144,12 @@ def _as_ms(value: Any) -> tuple[int | None, str | None]:
     return None, "bad"
 
 
+_COERCIBLE = NUMERIC_PROPERTIES | BOOLEAN_PROPERTIES
+
+
 def _coerce(properties: dict[str, Any], warnings: list[str]) -> dict[str, Any]:
+    if _COERCIBLE.isdisjoint(properties):
+        return properties
     out = properties
     for name in NUMERIC_PROPERTIES.intersection(properties):
         value = properties[name]
