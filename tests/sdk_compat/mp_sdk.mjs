@@ -10,6 +10,11 @@ const storage = new Map();
 const requests = [];
 let pending = 0;
 const showCallbacks = [];
+const launchOptions = {
+  scene: 1007,
+  path: "pages/index/index",
+  query: { sensors_share_d: `${runId}-sharer`, sensors_share_p: "/pages/index/index" },
+};
 const hideCallbacks = [];
 
 const call = (opts, result, ok = true) => {
@@ -37,7 +42,7 @@ globalThis.wx = {
   onAppShow: (callback) => showCallbacks.push(callback),
   onAppHide: (callback) => hideCallbacks.push(callback),
   getAccountInfoSync: () => ({ miniProgram: { appId, envVersion: "develop", version: "1.0.0" } }),
-  getLaunchOptionsSync: () => ({ scene: 1007, path: "pages/index/index", query: {} }),
+  getLaunchOptionsSync: () => launchOptions,
   login: (opts) => call(opts, { code: "code" }),
   setNavigationBarTitle: () => {},
   request: (opts) => {
@@ -58,8 +63,7 @@ globalThis.wx = {
       .finally(() => { pending -= 1; });
   },
 };
-let registeredApp = null;
-globalThis.App = (options) => { registeredApp = options; return options; };
+globalThis.App = (options) => options;
 globalThis.Page = (options) => options;
 globalThis.Component = (options) => options;
 let currentPages = [{ route: "pages/index/index", options: {} }];
@@ -80,10 +84,8 @@ sa.init();
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 App({ onLaunch() {}, onShow() {}, onHide() {} });
-const app = registeredApp;
-const launch = { scene: 1007, path: "pages/index/index", query: { sensors_share_d: `${runId}-sharer` } };
-if (app.onLaunch) app.onLaunch(launch); else sa.appLaunch(launch);
-if (app.onShow) app.onShow(launch); else sa.appShow(launch);
+// WeChat calls wx.onAppShow listeners when the app starts: the SDK sends $MPLaunch + $MPShow.
+for (const callback of showCallbacks) callback(launchOptions);
 await sleep(300);
 currentPages = [{ route: "pages/item/item", options: { id: "p1" } }];
 sa.track("view_product", { product_id: `${runId}-p1`, price: 12.5, tags: ["a", "b"],
