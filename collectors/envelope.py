@@ -106,8 +106,14 @@ def clean_identities(raw: Any) -> tuple[dict[str, str], list[str]]:
     for key, value in raw.items():
         if type(value) is str and type(key) is str:  # the common case, checked cheaply
             text = value.strip()
-            if key and len(key) <= _MAX_IDENTITY_KEY and key == key.strip() and (
-                0 < len(text) <= _MAX_IDENTITY_VALUE and text.lower() not in JUNK_IDENTITY_VALUES
+            if (
+                key
+                and len(key) <= _MAX_IDENTITY_KEY
+                and key == key.strip()
+                and (
+                    0 < len(text) <= _MAX_IDENTITY_VALUE
+                    and text.lower() not in JUNK_IDENTITY_VALUES
+                )
             ):
                 clean[key] = text
                 continue
