@@ -35,6 +35,8 @@ T = TypeVar("T")
 
 # Messages per replay round: one Kafka round trip, then one cursor fsync.
 _REPLAY_BATCH = 500
+# Longest pause between attempts to reach Kafka again (it doubles from retry_s).
+_MAX_RETRY_S = 5.0
 
 
 def acquire_slot(spool_dir: Path) -> tuple[Path, int]:
@@ -199,20 +201,24 @@ class SpoolingProducer:
 
     # -- replay --------------------------------------------------------------------------
     async def _replay_loop(self) -> None:
+        delay = self.retry_s
         while not self._stopping:
             if not self.spooling:
                 await self._wake.wait()
                 self._wake.clear()
                 continue
             if not self.kafka_up and not await self._start_kafka():
-                await asyncio.sleep(self.retry_s)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, _MAX_RETRY_S)
                 continue
             try:
                 drained = await self._replay_round()
             except (ProduceFailed, TimeoutError) as exc:
                 logger.info("replay waits for Kafka: %r", exc)
-                await asyncio.sleep(self.retry_s)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, _MAX_RETRY_S)
                 continue
+            delay = self.retry_s
             if drained and not self._pending and (self._writer is None or self._writer.done()):
                 # Nothing spooled and nothing being spooled: direct sends keep the order.
                 self.spooling = False
