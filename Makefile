@@ -50,7 +50,7 @@ sdk-test: ## siyu JS SDK: npm ci, chromium if missing, build (size budget), type
 	bash sdk/scripts/test.sh
 
 test: lint typecheck sdk-compat sdk-test ## lint, typecheck and every test (unit, integration, end-to-end)
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q --durations=15 --cov=streams/domain --cov-report=term-missing:skip-covered --cov-fail-under=100
 
 bench: $(STAMP) ## every benchmark; writes bench/results/latest.json
 	$(BIN)/python -m bench
