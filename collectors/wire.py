@@ -61,8 +61,7 @@ def _check_schema() -> bytes:
 _HEADER = _check_schema()
 
 
-def _varint(n: int) -> bytes:
-    z = (n << 1) ^ (n >> 63)
+def _uvarint(z: int) -> bytes:
     out = bytearray()
     while z > 0x7F:
         out.append((z & 0x7F) | 0x80)
@@ -71,20 +70,27 @@ def _varint(n: int) -> bytes:
     return bytes(out)
 
 
-# Lengths and small numbers: zigzag varints of 0 … 8191 precomputed (one or two bytes).
-_SMALL = [_varint(n) for n in range(8192)]
+# Varints from tables, 14 bits at a time: the last group (1–2 bytes) from _LAST, every
+# group before it (2 bytes with continuation bits) from _MIDDLE. Millisecond times take
+# three lookups instead of six shifts and appends.
+_LAST = [_uvarint(z) for z in range(1 << 14)]
+_MIDDLE = [bytes([(c & 0x7F) | 0x80, ((c >> 7) & 0x7F) | 0x80]) for c in range(1 << 14)]
+# Lengths and small numbers: zigzag varints of 0 … 8191.
+_SMALL = [_LAST[n << 1] for n in range(8192)]
 
 
 def _long(n: int) -> bytes:
     if 0 <= n < 8192:
         return _SMALL[n]
-    z = (n << 1) ^ (n >> 63)
-    out = bytearray()
-    while z > 0x7F:
-        out.append((z & 0x7F) | 0x80)
-        z >>= 7
-    out.append(z)
-    return bytes(out)
+    z = ((n << 1) ^ (n >> 63)) & 0xFFFFFFFFFFFFFFFF
+    if z < 1 << 14:
+        return _LAST[z]
+    parts = []
+    while z >= 1 << 14:
+        parts.append(_MIDDLE[z & 0x3FFF])
+        z >>= 14
+    parts.append(_LAST[z])
+    return b"".join(parts)
 
 
 def _str(s: str) -> bytes:
