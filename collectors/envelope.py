@@ -257,7 +257,7 @@ def normalize(
         return reject("bad_event_id", "event_id must be a non-empty string of at most 128 chars")
     event_id = event_id or str(uuid.uuid4())
     etype = raw.get("type", "track")
-    if etype not in EVENT_TYPES:
+    if type(etype) is not str or etype not in EVENT_TYPES:
         return reject("unknown_type", f"unknown type {str(etype)[:64]!r}", event_id)
     name = raw.get("event", "")
     if etype == "track" and (not isinstance(name, str) or not name):
@@ -298,7 +298,7 @@ def normalize(
     if warning:
         warnings.append(warning)
     platform = raw.get("platform") or "server"
-    if platform not in PLATFORMS:
+    if type(platform) is not str or platform not in PLATFORMS:
         return reject("unknown_platform", f"unknown platform {str(platform)[:32]!r}", event_id)
     properties = _coerce(properties, warnings)
     lib = context.get("lib")
