@@ -43,9 +43,9 @@ class _Worker(faust.Worker):
 def worker(settings: Settings) -> None:
     ctx = build_app(settings, modules=("streams.agents.stitch",))
     start_http_server(settings.worker.metrics_port, addr="127.0.0.1")
-    _Worker(
-        ctx.app, loglevel="WARNING", quiet=True, redirect_stdouts=False
-    ).execute_from_commandline()
+    # INFO as in streams/worker.py: at WARNING and above Faust adds a terminal spinner
+    # that sets the root logger to DEBUG, and every debug record then costs CPU.
+    _Worker(ctx.app, loglevel="INFO", quiet=True, redirect_stdouts=False).execute_from_commandline()
 
 
 def lookup_app(settings: Settings) -> Starlette:

@@ -22,8 +22,11 @@ their consumers.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field, replace
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
 
+from schemas.codec import codec
 from schemas.identity_records import (
     IdentityAssignment,
     IdentityConflict,
@@ -32,75 +35,84 @@ from schemas.identity_records import (
     encode_conflict,
 )
 from schemas.merge_records import IdentityMerge, encode_merge
-from schemas.records import EventBatch, decode_batch, encode_batch
 from streams.agents import identity_metrics as m
 from streams.agents.identity_table import GraphStore
 from streams.context import StreamContext
 from streams.domain.identity import link
 from streams.domain.identity_model import Assignment
 from streams.domain.identity_rules import Identity, IdentityRules
-from streams.domain.stitching import Stitched, group_by_user, prepare
+from streams.domain.stitching import prepare_identities
 
 __all__ = ["Decided", "decide_batch", "register"]
 
 logger = logging.getLogger(__name__)
 
 
+Event = dict[str, Any]
+"""An event of the Avro record as a dict (properties and context stay JSON text)."""
+
+
 @dataclass
 class Decided:
     """What one links record produces."""
 
-    stitched: list[Stitched] = field(default_factory=list)
+    stitched: dict[str, list[Event]] = field(default_factory=dict)
+    """Events by user id, each carrying its user id."""
     assignments: list[IdentityAssignment] = field(default_factory=list)
     merges: list[IdentityMerge] = field(default_factory=list)
     conflicts: list[IdentityConflict] = field(default_factory=list)
+    outcomes: Counter[str] = field(default_factory=Counter)
 
 
-def decide_batch(rules: IdentityRules, graph: GraphStore, batch: EventBatch) -> Decided:
-    """Decide every event of a links record, staging the graph changes in ``graph``."""
-    project = batch.project
+def decide_batch(rules: IdentityRules, graph: GraphStore, batch: dict[str, Any]) -> Decided:
+    """Decide every event of a links record (the Avro record as a dict), staging the
+    graph changes in ``graph``."""
+    project = batch["project"]
     out = Decided()
-    pairs = []
+    pairs: list[tuple[str, Event]] = []
     published: dict[Identity, tuple[Assignment, int, str]] = {}
     # An event carrying the same identities as one decided earlier in the record
     # changes nothing: the earlier decision stands (merges later in the record are
     # followed below; an unbind forgets what was decided).
     decided: dict[tuple[tuple[str, str], ...], str] = {}
-    for event in batch.events:
-        prepared = prepare(rules, event)
-        same = tuple(prepared.event.identities.items())
-        if event.type == "track_id_unbind":
+    for event in batch["events"]:
+        identities, shown = prepare_identities(rules, event["identities"])
+        event["identities"] = shown
+        same = tuple(shown.items())
+        unbind = event["type"] == "track_id_unbind"
+        if unbind:
             decided.clear()
         elif same in decided:
-            pairs.append((decided[same], prepared.event))
-            m.LINKS.labels(outcome="known").inc()
+            pairs.append((decided[same], event))
+            out.outcomes["known"] += 1
             continue
+        event_id, time = event["event_id"], event["time"]
         result = link(
             rules,
             graph,
             project=project,
-            event_id=event.event_id,
-            event_type=event.type,
-            identities=prepared.identities,
-            time=event.time,
+            event_id=event_id,
+            event_type=event["type"],
+            identities=identities,
+            time=time,
             version=graph.next_version(),
         )
         graph.stage(project, result)
-        if event.type != "track_id_unbind":
+        if not unbind:
             decided[same] = result.user_id
-        m.LINKS.labels(outcome=result.outcome).inc()
-        pairs.append((result.user_id, prepared.event))
+        out.outcomes[result.outcome] += 1
+        pairs.append((result.user_id, event))
         for a in result.published:
-            published[a.identity] = (a, event.time, event.event_id)
+            published[a.identity] = (a, time, event_id)
         out.merges += [
-            IdentityMerge(project, x.loser, x.survivor, event.time, event.event_id, x.reason)
+            IdentityMerge(project, x.loser, x.survivor, time, event_id, x.reason)
             for x in result.merges
         ]
         out.conflicts += [
             IdentityConflict(
                 project,
-                event.event_id,
-                event.time,
+                event_id,
+                time,
                 c.identity.key,
                 c.identity.value,
                 c.user_id,
@@ -109,9 +121,12 @@ def decide_batch(rules: IdentityRules, graph: GraphStore, batch: EventBatch) -> 
             )
             for c in result.conflicts
         ]
-    out.stitched = group_by_user((graph.final_user(project, u), e) for u, e in pairs)
-    if batch.origin:
-        graph.stage_decided(batch.origin, batch.origin_offset)
+    for user_id, event in pairs:
+        final = graph.final_user(project, user_id)
+        event["user_id"] = final
+        out.stitched.setdefault(final, []).append(event)
+    if batch["origin"]:
+        graph.stage_decided(batch["origin"], batch["origin_offset"])
     out.assignments = [
         IdentityAssignment(
             project, a.identity.key, a.identity.value, a.user_id, a.version, time, event_id
@@ -127,15 +142,16 @@ def register(ctx: StreamContext, graph: GraphStore, rules: IdentityRules) -> Non
     identity_map = ctx.topic("identity.map")
     merges = ctx.topic("identity.merges")
     conflicts = ctx.topic("identity.conflicts")
+    avro = codec("event_batch")
 
     @ctx.app.agent(links, name="identity_links")
     async def decide(stream):  # type: ignore[no-untyped-def]
         async for event in stream.events():
-            batch = decode_batch(event.value)
+            batch = avro.decode(event.value)
             out = decide_batch(rules, graph, batch)
-            for group in out.stitched:
-                record = replace(batch, key=group.user_id, events=group.events)
-                await stitched.send(key=group.user_id.encode(), value=encode_batch(record))
+            for user_id, events in out.stitched.items():
+                record = {**batch, "key": user_id, "events": events}
+                await stitched.send(key=user_id.encode(), value=avro.encode(record))
             graph.flush()
             for a in out.assignments:
                 key = assignment_key(a.project, a.id_type, a.id_value)
@@ -145,7 +161,9 @@ def register(ctx: StreamContext, graph: GraphStore, rules: IdentityRules) -> Non
             for c in out.conflicts:
                 key = assignment_key(c.project, c.id_type, c.id_value)
                 await conflicts.send(key=key, value=encode_conflict(c))
-            m.ROUTED.labels(path="link").inc(len(batch.events))
+            m.ROUTED.labels(path="link").inc(len(batch["events"]))
+            for outcome, n in out.outcomes.items():
+                m.LINKS.labels(outcome=outcome).inc(n)
             m.MERGES.inc(len(out.merges))
             for c in out.conflicts:
                 m.CONFLICTS.labels(reason=":".join(c.reason.split(":")[:2])).inc()

@@ -15,38 +15,12 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
-from schemas.records import TrackEvent
 from streams.domain.identity_model import orphan_user_id
 from streams.domain.identity_rules import Identity, IdentityRules
 
-__all__ = [
-    "LinkBarrier",
-    "Prepared",
-    "RecordPlan",
-    "Stitched",
-    "group_by_user",
-    "plan_record",
-    "prepare",
-    "prepare_identities",
-]
-
-
-@dataclass(frozen=True, slots=True)
-class Prepared:
-    """An event with normalized identities, and those identities by priority."""
-
-    event: TrackEvent
-    identities: list[Identity]
-
-
-@dataclass(frozen=True, slots=True)
-class Stitched:
-    """The events of one record that belong to one user, in record order."""
-
-    user_id: str
-    events: tuple[TrackEvent, ...]
+__all__ = ["LinkBarrier", "RecordPlan", "plan_record", "prepare_identities"]
 
 
 def prepare_identities(
@@ -63,14 +37,6 @@ def prepare_identities(
         if rules.spec(key) is None:
             shown.setdefault(key, value)
     return normalized, (identities if shown == identities else shown)
-
-
-def prepare(rules: IdentityRules, event: TrackEvent) -> Prepared:
-    """:func:`prepare_identities` applied to a whole event."""
-    identities, shown = prepare_identities(rules, event.identities)
-    if shown is not event.identities:
-        event = replace(event, identities=shown)
-    return Prepared(event, identities)
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,15 +89,6 @@ def plan_record(
         else:
             users.append(single)
     return RecordPlan(users, shown_all, known)
-
-
-def group_by_user(pairs: Iterable[tuple[str, TrackEvent]]) -> list[Stitched]:
-    """One :class:`Stitched` per user, users in order of first appearance, with each
-    event carrying its user id."""
-    groups: dict[str, list[TrackEvent]] = {}
-    for user_id, event in pairs:
-        groups.setdefault(user_id, []).append(replace(event, user_id=user_id))
-    return [Stitched(user_id, tuple(events)) for user_id, events in groups.items()]
 
 
 class LinkBarrier:

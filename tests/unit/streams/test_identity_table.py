@@ -8,7 +8,8 @@ from typing import Any
 import faust
 import orjson
 
-from schemas.records import EventBatch, TrackEvent
+from schemas.codec import codec
+from schemas.records import EventBatch, TrackEvent, encode_batch
 from streams.agents.identity_links import decide_batch
 from streams.agents.identity_table import GraphStore, graph_table, version_of
 from streams.domain.identity_model import new_user_id
@@ -37,8 +38,9 @@ def _event(event_id: str, identities: dict[str, str], time: int = 1) -> TrackEve
     )
 
 
-def _batch(*events: TrackEvent, offset: int = 0) -> EventBatch:
-    return EventBatch(
+def _batch(*events: TrackEvent, offset: int = 0) -> dict[str, Any]:
+    """A links record as the agent sees it: the Avro record as a dict."""
+    batch = EventBatch(
         project="p",
         key="k",
         received_at=0,
@@ -46,6 +48,11 @@ def _batch(*events: TrackEvent, offset: int = 0) -> EventBatch:
         origin="siyu.events.raw/2",
         origin_offset=offset,
     )
+    return codec("event_batch").decode(encode_batch(batch))
+
+
+def _users(out: Any) -> list[tuple[str, list[str]]]:
+    return [(u, [e["event_id"] for e in events]) for u, events in out.stitched.items()]
 
 
 def test_a_record_is_decided_staged_and_flushed() -> None:
@@ -58,7 +65,9 @@ def test_a_record_is_decided_staged_and_flushed() -> None:
         ),
     )
     user = new_user_id("p", Identity("anonymous_id", "a"))
-    assert [(g.user_id, len(g.events)) for g in out.stitched] == [(user, 2)]
+    assert _users(out) == [(user, ["1", "2"])]
+    assert out.stitched[user][0]["identities"] == {"anonymous_id": "a"}
+    assert out.stitched[user][0]["user_id"] == user
     assert {(a.id_type, a.id_value, a.user_id) for a in out.assignments} == {
         ("anonymous_id", "a", user),
         ("login_id", "l", user),
@@ -91,7 +100,7 @@ def test_events_follow_a_merge_made_later_in_their_record() -> None:
     )
     old = new_user_id("p", Identity("anonymous_id", "old"))
     new = new_user_id("p", Identity("anonymous_id", "new"))
-    assert [(g.user_id, len(g.events)) for g in out.stitched] == [(old, 3)]
+    assert _users(out) == [(old, ["2", "3", "4"])]
     assert [(x.loser, x.survivor, x.event_id) for x in out.merges] == [(new, old, "4")]
     graph.flush()
     assert graph.final_user("p", new) == old
@@ -180,7 +189,5 @@ def test_repeated_identities_in_a_record_reuse_the_decision_until_an_unbind() ->
     )
     first = new_user_id("p", Identity("anonymous_id", "a"))
     again = new_user_id("p", Identity("anonymous_id", "a"), 1)
-    assert [(g.user_id, [e.event_id for e in g.events]) for g in out.stitched] == [
-        (first, ["1", "1b", "2"]),
-        (again, ["3"]),
-    ]
+    assert _users(out) == [(first, ["1", "1b", "2"]), (again, ["3"])]
+    assert out.outcomes == {"created": 2, "known": 1, "unbound": 1}

@@ -4,23 +4,18 @@ from __future__ import annotations
 
 import pytest
 
-from schemas.records import TrackEvent
 from streams.domain.identity_model import orphan_user_id
 from streams.domain.identity_rules import DEFAULT_RULES, Identity
-from streams.domain.stitching import LinkBarrier, group_by_user, plan_record, prepare
-
-
-def _event(event_id: str, identities: dict[str, str], etype: str = "track") -> TrackEvent:
-    return TrackEvent(
-        event_id=event_id, type=etype, event="e", time=1, platform="h5", identities=identities
-    )
+from streams.domain.stitching import LinkBarrier, plan_record, prepare_identities
 
 
 def test_prepare_normalizes_known_types_and_keeps_unknown_ones() -> None:
-    p = prepare(DEFAULT_RULES, _event("1", {"anonymous_id": " AB ", "mobile": "junk", "x": "1"}))
-    assert p.event.identities == {"anonymous_id": "ab", "x": "1"}
-    assert p.identities == [Identity("anonymous_id", "ab")]
-    assert prepare(DEFAULT_RULES, p.event).event is p.event  # idempotent, no copy
+    sent = {"anonymous_id": " AB ", "mobile": "junk", "x": "1"}
+    identities, shown = prepare_identities(DEFAULT_RULES, sent)
+    assert shown == {"anonymous_id": "ab", "x": "1"}
+    assert identities == [Identity("anonymous_id", "ab")]
+    again, same = prepare_identities(DEFAULT_RULES, shown)
+    assert (again, same is shown) == (identities, True)  # idempotent, no copy
 
 
 def test_a_record_of_known_identities_is_planned_per_event() -> None:
@@ -51,13 +46,6 @@ def test_a_record_needing_a_graph_change_takes_the_link_path(
     assert plan.users is None
     assert len(plan.identities) == 3
     assert "u1" in plan.known
-
-
-def test_group_by_user_sets_each_events_user() -> None:
-    e1, e2 = _event("1", {"anonymous_id": "a"}), _event("2", {"anonymous_id": "b"})
-    groups = group_by_user([("u1", e1), ("u2", e2), ("u1", e1)])
-    assert [(g.user_id, len(g.events)) for g in groups] == [("u1", 2), ("u2", 1)]
-    assert all(e.user_id == g.user_id for g in groups for e in g.events)
 
 
 def test_the_first_record_of_a_partition_waits_for_the_link_path() -> None:
