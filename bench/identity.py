@@ -256,6 +256,7 @@ def _lookup_p99(settings: Settings, tmp: Path, result: BenchResult) -> None:
     paths += [f"/v1/users/wx_unionid/un{d:08d}" for d in range(0, DEVICES, 3)]
     random.Random(3).shuffle(paths)
     p99: dict[str, float] = {}
+    cpu_us: dict[str, float] = {}
     for mode in ("echo", "lookup"):
         port = free_port()
         proc = _serve(mode, settings, port, tmp / f"{mode}.log")
@@ -265,7 +266,10 @@ def _lookup_p99(settings: Settings, tmp: Path, result: BenchResult) -> None:
                 httpx.get(f"http://127.0.0.1:{port}{paths[0]}?key=demo-read-key").status_code == 200
             )
             asyncio.run(_load(port, paths, LOOKUP_RATE, 2))  # warm up
+            pids = [proc.pid, *_children(proc.pid)]
+            before = sum(_cpu_s(p) for p in pids)
             latencies = asyncio.run(_load(port, paths, LOOKUP_RATE, LOOKUP_SECONDS))
+            cpu_us[mode] = (sum(_cpu_s(p) for p in pids) - before) / len(latencies) * 1e6
             p99[mode] = percentile(latencies, 99) * 1000
         finally:
             proc.terminate()
@@ -277,6 +281,20 @@ def _lookup_p99(settings: Settings, tmp: Path, result: BenchResult) -> None:
         baseline=p99["echo"],
         goal="< 5",
     )
+    result.add("lookup server CPU per request", cpu_us["lookup"], "µs", baseline=cpu_us["echo"])
+
+
+def _children(pid: int) -> list[int]:
+    """Child processes (the server's worker)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
 
 
 def run() -> BenchResult:

@@ -72,6 +72,12 @@ class VersionedGlobalTable(faust.GlobalTable):
 
     max_version: int = -1
 
+    def _new_store(self) -> Any:
+        # Always the memory store (rebuilt from the changelog at start): Faust's rocksdb
+        # store files a key written outside its changelog partition (use_partitioner)
+        # under the writer's partition, so a GlobalTable could hold two copies of it.
+        return self._new_store_by_url("memory://")
+
     def apply_changelog_batch(self, batch: Iterable[EventT[Any]]) -> None:
         super().apply_changelog_batch(list(self._fresh(batch)))
 

@@ -191,3 +191,11 @@ def test_repeated_identities_in_a_record_reuse_the_decision_until_an_unbind() ->
     again = new_user_id("p", Identity("anonymous_id", "a"), 1)
     assert _users(out) == [(first, ["1", "1b", "2"]), (again, ["3"])]
     assert out.outcomes == {"created": 2, "known": 1, "unbound": 1}
+
+
+def test_the_graph_lives_in_the_memory_store_whatever_the_app_store() -> None:
+    app = faust.App("identity-store-test", broker="kafka://127.0.0.1:1", store="rocksdb://")
+    table = graph_table(app, 4)
+    table.data[b"k"] = b'{"v":["u",1]}'
+    assert table.data.get(b"k") == b'{"v":["u",1]}'
+    assert type(table.data).__module__ == "faust.stores.memory"
