@@ -106,6 +106,13 @@ def test_out_of_order_events_within_lateness() -> None:
     assert steps(done) == [1, 2]
 
 
+def test_late_entry_joins_steps_sharing_one_second() -> None:
+    # Two steps in the same second are one point of the chain, as in windowFunnel.
+    progress, _ = advance(SHOP, None, [ev("view_product", T0 + 30), ev("add_to_cart", T0 + 30)])
+    _, done = advance(SHOP, progress, ev("$pageview", T0))
+    assert steps(done) == [1, 2, 3]
+
+
 def test_too_late_events_are_dropped_and_old_days_closed() -> None:
     progress, _ = advance(SHOP, None, [ev("$pageview", T0), ev("view_product", T0 + 1)])
     progress, _ = advance(SHOP, progress, ev("$pageview", T0 + 3 * DAY))
