@@ -73,6 +73,7 @@ def test_prometheus_scrapes_every_siyu_process() -> None:
     assert f"collector:{s.collector.port}" in text
     assert f"sink:{s.sink.metrics_port}" in text
     assert f"port: {s.worker.metrics_port}" in text
+    assert f"lookup:{s.lookup.port}" in text
 
 
 def test_image_contains_every_package() -> None:
