@@ -65,16 +65,20 @@ async def _produce(bootstrap: str, topic: str, records: list[bytes]) -> None:
 
 
 async def _sink(settings: Settings, writer: ClickHouseWriter) -> float:
+    """Rows/s from the first batch written to the last (the group join before it, which
+    the embedded broker makes wait half the session timeout, is not the sink's speed)."""
     service = SinkService(settings, writer, load_routes(settings))
     stop = asyncio.Event()
     task = asyncio.create_task(service.run(stop))
-    started = time.perf_counter()
+    while service.rows_written == 0:  # noqa: ASYNC110 - polling a counter is the point
+        await asyncio.sleep(0.01)
+    started, first = time.perf_counter(), service.rows_written
     while service.rows_written < EVENTS_N:  # noqa: ASYNC110 - polling a counter is the point
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(0.01)
     elapsed = time.perf_counter() - started
     stop.set()
     await task
-    return elapsed
+    return (EVENTS_N - first) / elapsed
 
 
 def run() -> BenchResult:
@@ -93,7 +97,7 @@ def run() -> BenchResult:
             asyncio.run(_produce(bootstrap, settings.kafka.topic("events.stitched"), records))
             writer = ClickHouseWriter(url=None, chdb_path=Path(tmp) / "chdb")
             writer.migrate()
-            sink_s = asyncio.run(_sink(settings, writer))
+            sink_rate = asyncio.run(_sink(settings, writer))
             rows = [
                 row
                 for i, r in enumerate(records)
@@ -110,7 +114,7 @@ def run() -> BenchResult:
             broker.wait(10)
     result.add(
         "rows/s through the sink",
-        EVENTS_N / sink_s,
+        sink_rate,
         "rows/s",
         baseline=EVENTS_N / raw_s,
         goal="≥ 0.5× raw insert",

@@ -32,6 +32,9 @@ __all__ = ["SinkService", "load_routes", "sink_group"]
 
 logger = logging.getLogger(__name__)
 
+# Kafka records taken per fetch: small enough that converting them overlaps the running
+# insert instead of piling one huge batch (a record holds one request's events).
+_RECORDS_PER_FETCH = 500
 # Fetch no more while this many rows wait for a failing ClickHouse: bounds memory.
 _MAX_PENDING_FACTOR = 4
 
@@ -110,7 +113,10 @@ class SinkService:
             while not stop.is_set():
                 if self.batch.size < limit:
                     await self._fetch()
-                if self.batch.due(time.monotonic()):
+                writing = self._inflight is not None and not self._inflight.done()
+                # While a batch is being written keep fetching into the next one, unless
+                # the next one is already full.
+                if self.batch.due(time.monotonic()) and (not writing or self.batch.size >= limit):
                     await self.flush()
             await self.flush(final=True)
         finally:
@@ -118,7 +124,7 @@ class SinkService:
 
     async def _fetch(self) -> None:
         assert self.consumer is not None  # noqa: S101 - set by run()
-        found = await self.consumer.getmany(timeout_ms=100, max_records=self.batch.max_rows)
+        found = await self.consumer.getmany(timeout_ms=100, max_records=_RECORDS_PER_FETCH)
         now = time.monotonic()
         for tp, messages in found.items():
             metrics.CONSUMED.labels(topic=tp.topic).inc(len(messages))
@@ -189,7 +195,9 @@ class SinkService:
     def _write_all(self, batch: Batch) -> None:
         for table, rows in list(batch.rows.items()):
             started = time.perf_counter()
-            self.writer.insert(table, self._specs[table].columns, rows)
+            columns = self._specs[table].columns
+            for i in range(0, len(rows), self.batch.max_rows):
+                self.writer.insert(table, columns, rows[i : i + self.batch.max_rows])
             metrics.INSERT_SECONDS.labels(table=table).observe(time.perf_counter() - started)
             metrics.ROWS.labels(table=table).inc(len(rows))
             self.rows_written += len(rows)
