@@ -7,12 +7,16 @@ and sends its state, keyed by the survivor, to ``state.transfer``. The ``merge_i
 agent, on the survivor's partition, applies the table's pure ``merge(survivor_state,
 loser_state)`` once per (survivor, loser): replays and re-sent transfers are no-ops.
 
-Known limit: an event of the loser already in flight when the merge is decided updates
-the loser's (redirected) state after its transfer; it is not moved again.
+A record of the loser still in flight when the merge is decided (stitched against the
+graph of just before it, on another ``events.raw`` partition) may reach a table after
+the loser was marked merged. :func:`follow_merges` routes it: the agent's apply step runs
+for the user the key redirects to, through ``state.transfer`` (keyed by that user, so on
+its partition), with an origin of its own per loser so replays of it are skipped too.
 """
 
 from __future__ import annotations
 
+import base64
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -20,6 +24,7 @@ from typing import Any
 import orjson
 
 from schemas.merge_records import decode_merge
+from schemas.records import EventBatch, decode_batch
 from streams import metrics
 from streams.context import StreamContext
 from streams.state import StateTable
@@ -30,9 +35,14 @@ logger = logging.getLogger(__name__)
 
 MergeFn = Callable[[Any, Any], Any]
 AfterMerge = Callable[[str, Any], Awaitable[None]]
+Apply = Callable[[str, EventBatch, str, int], Awaitable[None]]
+"""``apply(user_id, batch, origin, offset)``: an agent's step for one stitched record."""
+Routed = Callable[[str, bytes, EventBatch, str, int], Awaitable[None]]
 # Per table: what to do once a loser's state is merged in (send outputs only the union
 # reaches, e.g. funnel steps); runs inside merge_in, on the survivor's partition.
 _AFTER: dict[str, AfterMerge] = {}
+# Per table: its agent's step, routed (see follow_merges).
+_LATE: dict[str, Routed] = {}
 
 
 def register_merge_transfer(
@@ -48,6 +58,36 @@ def register_merge_transfer(
         _AFTER[table.name] = after
     if first:
         _register_agents(ctx)
+
+
+def follow_merges(ctx: StreamContext, table: StateTable, apply: Apply) -> Routed:
+    """``apply``, or, for a user merged away, ``apply`` for the user it now redirects to.
+
+    The returned ``routed(user_id, record, batch, origin, offset)`` takes the record's
+    bytes (forwarded as they are) and its decoded ``batch``.
+
+    The table must be registered with :func:`register_merge_transfer`.
+    """
+    transfer = ctx.topic("state.transfer")
+
+    async def routed(
+        user_id: str, record: bytes, batch: EventBatch, origin: str, offset: int
+    ) -> None:
+        target = table.redirect(user_id)
+        if target is None:
+            await apply(user_id, batch, origin, offset)
+            return
+        doc = {
+            "table": table.name,
+            "late": base64.b64encode(record).decode(),
+            "origin": f"{user_id}>{origin}",
+            "offset": offset,
+        }
+        await transfer.send(key=target.encode(), value=orjson.dumps(doc))
+        metrics.EVENTS.labels(agent=f"{table.name}_late_forwarded").inc()
+
+    _LATE[table.name] = routed
+    return routed
 
 
 def _register_agents(ctx: StreamContext) -> None:
@@ -69,6 +109,12 @@ def _register_agents(ctx: StreamContext) -> None:
     async def merge_in(stream):  # type: ignore[no-untyped-def]
         async for event in stream.events():
             doc = orjson.loads(event.value)
+            if "late" in doc:
+                late = base64.b64decode(doc["late"])
+                await _LATE[doc["table"]](
+                    event.key.decode(), late, decode_batch(late), doc["origin"], doc["offset"]
+                )
+                continue
             table, merge = ctx.mergeables[doc["table"]]
             applied = table.absorb(
                 event.key.decode(), doc["loser"], doc["state"], doc["merged_from"], merge

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from schemas.funnel_records import decode_signals, encode_progress, encode_signals
-from schemas.records import decode_batch
+from schemas.records import EventBatch, decode_batch
 from schemas.tag_records import encode_tag_changes
 from streams import metrics
 from streams.agents.share_resolver import ShareResolver
@@ -27,7 +27,7 @@ from streams.domain.funnel_defs import FunnelSet
 from streams.domain.funnels import StepCompletion
 from streams.domain.tag_definitions import TagChange
 from streams.funnel_config import load_funnels
-from streams.merging import register_merge_transfer
+from streams.merging import follow_merges, register_merge_transfer
 
 __all__ = ["register"]
 
@@ -112,28 +112,31 @@ def register(ctx: StreamContext) -> None:
     register_merge_transfer(ctx, users, _merge_users, after=after_user_merge)
     register_merge_transfer(ctx, sharers, _merge_sharers, after=after_sharer_merge)
 
+    async def apply(user_id: str, batch: EventBatch, origin: str, offset: int) -> None:
+        if users.applied(user_id, origin, offset):
+            metrics.EVENTS.labels(agent="funnels_replay_skipped").inc(len(batch.events))
+            return
+        shared = {
+            s[0]: who
+            for e in batch.events
+            if (s := share_of(e)) and (who := resolver.resolve(batch.project, e, s[0]))
+        }
+        old = users.get(user_id) or {}
+        doc, steps, signals = fs.apply_events(defs, old.get("d"), user_id, batch.events, shared)
+        users.put(user_id, {"p": batch.project, "d": doc}, origin, offset)
+        await emit(batch.project, user_id, steps)
+        await send_signals(batch.project, signals)
+        metrics.EVENTS.labels(agent="funnels").inc(len(batch.events))
+
+    routed = follow_merges(ctx, users, apply)
+
     @ctx.app.agent(ctx.topic("events.stitched"), name="funnels")
     async def funnels(stream):  # type: ignore[no-untyped-def]
         async for event in stream.events():
             msg = event.message
             batch = decode_batch(event.value)
-            shared = {
-                s[0]: who
-                for e in batch.events
-                if (s := share_of(e)) and (who := resolver.resolve(batch.project, e, s[0]))
-            }
             origin = f"{msg.topic}/{msg.partition}"
-            if users.applied(batch.key, origin, msg.offset):
-                metrics.EVENTS.labels(agent="funnels_replay_skipped").inc(len(batch.events))
-                continue
-            old = users.get(batch.key) or {}
-            doc, steps, signals = fs.apply_events(
-                defs, old.get("d"), batch.key, batch.events, shared
-            )
-            users.put(batch.key, {"p": batch.project, "d": doc}, origin, msg.offset)
-            await emit(batch.project, batch.key, steps)
-            await send_signals(batch.project, signals)
-            metrics.EVENTS.labels(agent="funnels").inc(len(batch.events))
+            await routed(batch.key, event.value, batch, origin, msg.offset)
 
     @ctx.app.agent(fission_topic, name="fission")
     async def fission(stream):  # type: ignore[no-untyped-def]

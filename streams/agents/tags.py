@@ -29,7 +29,7 @@ from typing import Any
 
 import orjson
 
-from schemas.records import decode_batch
+from schemas.records import EventBatch, decode_batch
 from schemas.tag_records import encode_tag_changes
 from streams import metrics
 from streams.context import StreamContext
@@ -37,7 +37,7 @@ from streams.domain.profile import Credit
 from streams.domain.profile_merge import merge
 from streams.domain.tag_definitions import TagChange
 from streams.domain.tags import Evaluation, apply_events, credit_referral, tick
-from streams.merging import register_merge_transfer
+from streams.merging import follow_merges, register_merge_transfer
 from streams.state import StateTable
 from streams.tag_files import DefinitionError, DefinitionsWatcher
 from streams.tag_schedule import DueSchedule
@@ -145,24 +145,26 @@ def register(ctx: StreamContext) -> None:
     profiles = tags.profiles
     register_merge_transfer(ctx, profiles, tags.merge)
 
+    async def apply(user_id: str, batch: EventBatch, origin: str, offset: int) -> None:
+        now, defs = _now_ms(), tags.watcher.current
+        out: list[Evaluation] = []
+        step = functools.partial(
+            _apply, defs, events=batch.events, now=now, user_id=user_id, project=batch.project
+        )
+        applied, _ = profiles.update(user_id, origin, offset, _recording(out, step))
+        if not applied:
+            metrics.EVENTS.labels(agent="tags_replay_skipped").inc(len(batch.events))
+            return
+        await tags.publish(out[0], batch.project)
+        metrics.EVENTS.labels(agent="tags").inc(out[0].applied)
+
+    routed = follow_merges(ctx, profiles, apply)
+
     @ctx.app.agent(ctx.topic("events.stitched"), name="tags")
     async def tag_events(stream):  # type: ignore[no-untyped-def]
         async for event in stream.events():
             batch = decode_batch(event.value)
-            now, defs = _now_ms(), tags.watcher.current
-            out: list[Evaluation] = []
-            step = functools.partial(
-                _apply, defs, events=batch.events, now=now, user_id=batch.key,
-                project=batch.project,
-            )  # fmt: skip
-            applied, _ = profiles.update(
-                batch.key, batch.origin, batch.origin_offset, _recording(out, step)
-            )
-            if not applied:
-                metrics.EVENTS.labels(agent="tags_replay_skipped").inc(len(batch.events))
-                continue
-            await tags.publish(out[0], batch.project)
-            metrics.EVENTS.labels(agent="tags").inc(out[0].applied)
+            await routed(batch.key, event.value, batch, batch.origin, batch.origin_offset)
 
     @ctx.app.agent(tags.signals, name="tag_signals")
     async def tag_signals(stream):  # type: ignore[no-untyped-def]

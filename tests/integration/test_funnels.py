@@ -8,12 +8,15 @@ events unchanged, and follow an identity merge of two users.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from aiokafka import AIOKafkaProducer
 
+from schemas.records import EventBatch, TrackEvent, encode_batch
 from siyu.demo import send_demo
 from streams.domain.funnel_sql import window_funnel_sql
 from streams.funnel_config import load_funnels
@@ -141,3 +144,91 @@ def test_counts_follow_an_identity_merge(funnel_stack: RunningStack) -> None:
     assert [int(r["step"]) for r in reached] == [1, 2, 3, 4, 5]
     live = _live(funnel_stack, "commerce")
     assert live == _expected(funnel_stack, "commerce")
+
+
+def _publish_stitched(stack: RunningStack, batch: EventBatch) -> None:
+    """Put a stitched record on events.stitched as the stitch agent would."""
+
+    async def send() -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=stack.settings.kafka.bootstrap)
+        await producer.start()
+        try:
+            topic = stack.settings.kafka.topic("events.stitched")
+            await producer.send_and_wait(topic, encode_batch(batch), key=batch.key.encode())
+        finally:
+            await producer.stop()
+
+    asyncio.run(send())
+
+
+def test_a_record_stitched_to_a_merged_away_user_reaches_the_survivor(
+    funnel_stack: RunningStack,
+) -> None:
+    """A record of the loser still in flight when the merge is decided (stitched on the
+    fast path of another raw partition against the graph of just before the merge) is
+    applied to the survivor's funnel progress, counts and tags, not to the loser's."""
+    now = int(time.time() * 1000)
+    t0 = now - now % 86_400_000 + 7_200_000  # 02:00 UTC today
+    anon = {"anonymous_id": "late-anon-1"}
+    member = {"login_id": "late-member-1"}
+    assert funnel_stack.post([_event(11, "$pageview", t0, anon)]).status_code == 200
+    assert funnel_stack.post([_event(12, "view_product", t0 + 1_000, member)]).status_code == 200
+    _settled(funnel_stack)
+    ids = "('merge-11', 'merge-12')"
+    loser = funnel_stack.scalar("SELECT user_id FROM siyu.events WHERE event_id = 'merge-12'")
+    assert (
+        funnel_stack.post([_event(13, "login", t0 + 2_000, {**anon, **member})]).status_code == 200
+    )
+    _settled(funnel_stack)
+    survivor = funnel_stack.scalar(
+        f"SELECT any(user_id) FROM siyu.events_current WHERE event_id IN {ids}"
+    )
+    assert survivor != loser
+    assert (
+        funnel_stack.scalar(
+            f"SELECT uniqExact(user_id) FROM siyu.events_current WHERE event_id IN {ids}"
+        )
+        == 1
+    )
+    before = int(
+        funnel_stack.scalar(
+            f"SELECT events FROM siyu.user_event_counts WHERE user_id = '{survivor}'"
+        )
+    )
+    # The in-flight record: stitched to the loser, after its state moved to the survivor.
+    late = [
+        TrackEvent(
+            event_id=f"merge-{n}",
+            type="track",
+            event=name,
+            time=t0 + n * 1_000,
+            platform="h5",
+            identities=member,
+            properties={"amount": 10},
+            context={},
+            user_id=loser,
+        )
+        for n, name in ((14, "add_to_cart"), (15, "submit_order"), (16, "pay_order"))
+    ]
+    batch = EventBatch(
+        project="default", key=loser, received_at=now, events=tuple(late),
+        origin="events.raw/0", origin_offset=10**9,
+    )  # fmt: skip
+    _publish_stitched(funnel_stack, batch)
+    _publish_stitched(funnel_stack, batch)  # and its replay changes nothing
+    _settled(funnel_stack)
+    day = time.strftime("%Y-%m-%d", time.gmtime(t0 / 1000))
+    reached = funnel_stack.sql(
+        "SELECT step FROM siyu.funnel_steps FINAL WHERE funnel = 'commerce' AND dimension = '' "
+        f"AND user_id = '{survivor}' AND toString(day) = '{day}' ORDER BY step"
+    )
+    assert [int(r["step"]) for r in reached] == [1, 2, 3, 4, 5]
+    counts = funnel_stack.sql(
+        "SELECT user_id, events FROM siyu.user_event_counts "
+        f"WHERE user_id IN ('{survivor}', '{loser}')"
+    )
+    assert {r["user_id"]: int(r["events"]) for r in counts}[survivor] == before + 3
+    tags = funnel_stack.scalar(
+        f"SELECT tags['orders'] FROM siyu.user_tags FINAL WHERE user_id = '{survivor}'"
+    )
+    assert tags == "1"
