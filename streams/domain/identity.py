@@ -226,7 +226,12 @@ class _Txn:
         return _over_limit(rules, (*left.identities, *right.identities))
 
     def add_refusal(self, user_id: str, identity: Identity) -> str | None:
-        return _over_limit(self.rules, (*self.live(user_id).identities, identity))
+        held = self.live(user_id).identities
+        if identity in held:
+            # Listed by the user but not assigned: a run cut short stored the record and
+            # not the assignment. It is this user's already; assigning it again is no link.
+            return None
+        return _over_limit(self.rules, (*held, identity))
 
     def result(self, user_id: str, outcome: Outcome) -> Link:
         return Link(
@@ -328,8 +333,13 @@ def link(
         reason = _over_limit(rules, (*spilled, identity)) or "limit"
         txn.conflicts.append(Conflict(identity, "", target or "", reason))
     for identity in identities:
+        holder = txn.owner(identity)
+        if holder is not None and identity not in txn.live(holder).identities:
+            # Assigned but not listed by its user: a run cut short stored the assignment
+            # and not the user record. Listed again, so the user's limits see it.
+            txn.add(holder, identity)
         if identity not in txn.published:
-            txn.published[identity] = txn.owner(identity)
+            txn.published[identity] = holder
     user_id = txn.owner(identities[0]) or target
     if user_id is None:  # pragma: no cover - every path above assigns a target
         raise AssertionError("link decided no user")

@@ -247,6 +247,40 @@ def test_a_user_record_written_by_a_cut_short_run_is_reused() -> None:
     assert replay.users[0].identities == first.users[0].identities
 
 
+def test_a_limited_identity_whose_assignment_was_lost_is_reassigned_not_refused() -> None:
+    """A run cut short stored the user record (which lists the unionid and login) but not
+    their assignments: the replay gives them back to the same user, with no conflict."""
+    g = MemoryGraph()
+    user = g.send({"wx_openid:wxa": "o1"}, event_id="1")
+    ids = {"wx_openid:wxa": "o1", "wx_unionid": "un1", "login_id": "m1"}
+    first = g.decide(ids, event_id="2")
+    for record in first.users:
+        g.users[(PROJECT, record.user_id)] = record
+    assert g.user_of("wx_unionid", "un1") is None
+    replay = g.decide(ids, event_id="2")
+    g.store(replay)
+    assert (replay.user_id, replay.conflicts) == (user, ())
+    assert g.user_of("wx_unionid", "un1") == g.user_of("login_id", "m1") == user
+    assert len(g.groups()) == 1
+
+
+def test_an_assignment_whose_user_record_was_lost_is_listed_again() -> None:
+    """A run cut short stored the login's assignment but not the user record listing it:
+    the replay lists it again, so a second login is still refused by the limit."""
+    g = MemoryGraph()
+    user = g.send({"wx_openid:wxa": "o1"}, event_id="1")
+    ids = {"wx_openid:wxa": "o1", "login_id": "m1"}
+    first = g.decide(ids, event_id="2")
+    for assignment in first.owners:
+        g.owners[(PROJECT, assignment.identity)] = assignment.user_id
+    assert Identity("login_id", "m1") not in g.user(PROJECT, user).identities  # type: ignore[union-attr]
+    replay = g.decide(ids, event_id="2")
+    g.store(replay)
+    assert Identity("login_id", "m1") in g.user(PROJECT, user).identities  # type: ignore[union-attr]
+    other = g.decide({"wx_openid:wxa": "o1", "login_id": "m2"}, event_id="3")
+    assert [c.reason for c in other.conflicts] == ["limit:login_id"]
+
+
 def test_a_taken_user_id_moves_to_the_next_attempt() -> None:
     g = MemoryGraph()
     user = g.send({"anonymous_id": "x"}, event_id="1")
