@@ -69,6 +69,10 @@ class SinkService:
         self.routes = routes
         self.batch = self._new_batch()
         self._inflight: asyncio.Task[None] | None = None
+        # flush() runs from the main loop and from the rebalance listener: one at a time,
+        # or a second caller could start a batch while the first one's write is running
+        # and commit past rows still being (re)tried.
+        self._flushing = asyncio.Lock()
         self._by_topic: dict[str, Route | None] = {}
         self._specs: dict[str, TableSpec] = {}
         self.consumer: AIOKafkaConsumer | None = None
@@ -162,16 +166,17 @@ class SinkService:
         One batch is written while the next one fills (fetching and converting overlap
         the insert). Batches are written and committed strictly in order.
         """
-        if self._inflight is not None:
-            await self._inflight
-            self._inflight = None
-        if self.batch.offsets or self.batch.size:
-            batch, self.batch = self.batch, self._new_batch()
-            metrics.PENDING_ROWS.set(0)
-            self._inflight = asyncio.create_task(self._write_and_commit(batch, final=final))
-        if final and self._inflight is not None:
-            await self._inflight
-            self._inflight = None
+        async with self._flushing:
+            if self._inflight is not None:
+                await self._inflight
+                self._inflight = None
+            if self.batch.offsets or self.batch.size:
+                batch, self.batch = self.batch, self._new_batch()
+                metrics.PENDING_ROWS.set(0)
+                self._inflight = asyncio.create_task(self._write_and_commit(batch, final=final))
+            if final and self._inflight is not None:
+                await self._inflight
+                self._inflight = None
 
     async def _write_and_commit(self, batch: Batch, *, final: bool) -> None:
         delay = 0.25
