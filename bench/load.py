@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from bench.core import BenchResult
-from bench.traffic import offer, rss_kib
+from bench.traffic import cpu_s, offer, rss_kib
 from siyu.embedded import Stack
 from siyu.ports import local_settings
 
@@ -33,6 +33,14 @@ def _rss(stack: Stack) -> dict[str, int]:
     return out
 
 
+def _cpu(stack: Stack) -> dict[str, float]:
+    out = {n: cpu_s(c.proc.pid) for n, c in stack.children.items() if c.alive() and c.proc}
+    if stack.broker is not None:
+        out["broker"] = cpu_s(stack.broker.pid)
+    out["load generator"] = cpu_s(os.getpid(), children=False)
+    return out
+
+
 def run() -> BenchResult:
     result = BenchResult("load", "the same stack idle before the load")
     with tempfile.TemporaryDirectory() as tmp:
@@ -45,6 +53,7 @@ def run() -> BenchResult:
             samples: list[tuple[float, dict[str, int], int]] = []
             done = threading.Event()
             started = time.perf_counter()
+            cpu_before = _cpu(stack)
 
             def sample() -> None:
                 while not done.wait(SAMPLE_EVERY_S):
@@ -54,6 +63,7 @@ def run() -> BenchResult:
             sampler = threading.Thread(target=sample, daemon=True)
             sampler.start()
             accepted, failed, elapsed = asyncio.run(offer(settings, rate=RATE, seconds=SECONDS))
+            cpu_used = {n: t - cpu_before.get(n, 0.0) for n, t in _cpu(stack).items()}
             done.set()
             sampler.join()
             drained_in = time.perf_counter()
@@ -68,6 +78,12 @@ def run() -> BenchResult:
         "events/s accepted", accepted / elapsed, "events/s", goal=f"{RATE} for {SECONDS:.0f} s"
     )
     result.add("failed requests", failed, "requests", goal="0")
+    largest = max((lag for *_, lag in samples), default=0)
+    result.add("largest lag during the load", largest, "records")
+    cores = os.cpu_count() or 1
+    for name in sorted(cpu_used, key=lambda n: -cpu_used[n]):
+        result.add(f"CPU {name} during the load", cpu_used[name] / elapsed, "cores")
+    result.notes += f"{cores} cores; CPU in cores = CPU seconds / wall seconds of the load. "
     result.add("drain time after the load", drained_in, "s")
     result.add("lag after drain", lag_after, "records", goal="0")
     for name in sorted(final):

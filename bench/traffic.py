@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -74,6 +75,31 @@ async def offer(
         await asyncio.gather(*tasks)
         elapsed = time.perf_counter() - started
     return accepted, failed, elapsed
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found
+
+
+def cpu_s(pid: int, *, children: bool = True) -> float:
+    """CPU seconds (user + system) used so far by ``pid`` and, with ``children``, its live
+    child processes (the collector's and lookup's server workers)."""
+    total = 0.0
+    for p in (pid, *(_children(pid) if children else ())):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 def rss_kib(pid: int) -> int:

@@ -147,9 +147,11 @@ def where_are(running: RunningStack, event_ids: set[str]) -> str:
 
     k = running.settings.kafka
     raw = asyncio.run(scan(k.topic("events.raw")))
+    links = asyncio.run(scan(k.topic("identity.links")))
     stitched = asyncio.run(scan(k.topic("events.stitched")))
     return "; ".join(
-        f"{e}: raw={raw.get(e)} stitched={stitched.get(e)}" for e in sorted(event_ids)[:20]
+        f"{e}: raw={raw.get(e)} links={links.get(e)} stitched={stitched.get(e)}"
+        for e in sorted(event_ids)[:20]
     )
 
 
