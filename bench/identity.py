@@ -36,6 +36,7 @@ import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from bench.core import BenchResult, percentile
+from bench.traffic import cpu_s
 from collectors.keys import primary_identity
 from schemas.records import EventBatch, TrackEvent, encode_batch
 from siyu.broker import start_broker
@@ -105,12 +106,6 @@ def _resolved(metrics_url: str) -> float:
     return total
 
 
-def _cpu_s(pid: int) -> float:
-    """CPU seconds (user + system) a process has used."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def _phase(
     settings: Settings, records: list[tuple[bytes, bytes]], metrics_url: str, pid: int
 ) -> tuple[float, float]:
@@ -120,12 +115,12 @@ def _phase(
     start = _resolved(metrics_url)
     target = start + len(records) * PER_RECORD
     asyncio.run(_produce(settings.kafka.bootstrap, settings.kafka.topic("events.raw"), records))
-    t1, c1, cpu1 = time.perf_counter(), _resolved(metrics_url), _cpu_s(pid)
+    t1, c1, cpu1 = time.perf_counter(), _resolved(metrics_url), cpu_s(pid, children=False)
     done = c1
     while done < target:
         time.sleep(0.05)
         done = _resolved(metrics_url)
-    t2, cpu2 = time.perf_counter(), _cpu_s(pid)
+    t2, cpu2 = time.perf_counter(), cpu_s(pid, children=False)
     if target - c1 < 0.2 * (target - start):
         raise RuntimeError("the worker kept up with the producer: raise BENCH_IDENTITY_DEVICES")
     return (done - c1) / (t2 - t1), (done - c1) / max(cpu2 - cpu1, 1e-9)
@@ -266,10 +261,9 @@ def _lookup_p99(settings: Settings, tmp: Path, result: BenchResult) -> None:
                 httpx.get(f"http://127.0.0.1:{port}{paths[0]}?key=demo-read-key").status_code == 200
             )
             asyncio.run(_load(port, paths, LOOKUP_RATE, 2))  # warm up
-            pids = [proc.pid, *_children(proc.pid)]
-            before = sum(_cpu_s(p) for p in pids)
+            before = cpu_s(proc.pid)
             latencies = asyncio.run(_load(port, paths, LOOKUP_RATE, LOOKUP_SECONDS))
-            cpu_us[mode] = (sum(_cpu_s(p) for p in pids) - before) / len(latencies) * 1e6
+            cpu_us[mode] = (cpu_s(proc.pid) - before) / len(latencies) * 1e6
             p99[mode] = percentile(latencies, 99) * 1000
         finally:
             proc.terminate()
@@ -282,19 +276,6 @@ def _lookup_p99(settings: Settings, tmp: Path, result: BenchResult) -> None:
         goal="< 5",
     )
     result.add("lookup server CPU per request", cpu_us["lookup"], "µs", baseline=cpu_us["echo"])
-
-
-def _children(pid: int) -> list[int]:
-    """Child processes (the server's worker)."""
-    found = []
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if int(fields[1]) == pid:
-            found.append(int(stat.parent.name))
-    return found
 
 
 def run() -> BenchResult:
