@@ -8,7 +8,7 @@ import logging
 import faust
 
 from siyu.settings import Settings
-from streams import recovery
+from streams import fetching, recovery
 from streams.context import StreamContext
 from streams.topology import AGENT_MODULES
 
@@ -20,8 +20,10 @@ logger = logging.getLogger(__name__)
 def build_app(
     settings: Settings, *, index: int = 0, modules: tuple[str, ...] = AGENT_MODULES
 ) -> StreamContext:
-    """A Faust app with every agent module registered. Installs the recovery patch."""
+    """A Faust app with every agent module registered. Installs the Faust patches
+    (:mod:`streams.recovery`, :mod:`streams.fetching`)."""
     recovery.install(fetch_max_wait_ms=settings.kafka.fetch_max_wait_ms)
+    fetching.install()
     w = settings.worker
     datadir = settings.data_dir / "faust" / str(index)
     datadir.mkdir(parents=True, exist_ok=True)

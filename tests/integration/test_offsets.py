@@ -1,4 +1,5 @@
-"""End offsets on the embedded broker, and the Faust recovery patch built on them."""
+"""End offsets on the embedded broker, and the Faust patches built on them
+(:mod:`streams.recovery`, :mod:`streams.fetching`)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from siyu.broker import start_broker
 from siyu.offsets import true_end_offsets
 from siyu.settings import KafkaSettings
 from siyu.topics import ensure_topics
-from streams import recovery
+from streams import fetching, recovery
 from tests.stack import free_port
 
 pytestmark = pytest.mark.integration
@@ -95,3 +96,72 @@ def test_install_replaces_faust_method() -> None:
     assert not recovery.installed()
     recovery.install()
     assert faust_aiokafka.AIOKafkaConsumerThread._highwaters is recovery._true_highwaters
+
+
+async def _handed_first(bootstrap: str, fetch: object) -> dict[int, int]:
+    """Faust's fetch (``fetch``) called the way its fetcher does when a rebalance or
+    table recovery has just paused every partition, then again once they resume: the
+    first offset handed over per partition (records handed over while nothing is active
+    are dropped by Faust, so they do not count)."""
+    thread = SimpleNamespace(consumer=SimpleNamespace(flow_active=True))
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, auto_offset_reset="earliest")
+    await consumer.start()
+    consumer.assign(_tps())
+    try:
+        await asyncio.sleep(1)  # records buffered in the background
+        await fetch(thread, consumer, set(), 1.0, None)  # type: ignore[operator]
+        resumed = await fetch(thread, consumer, set(_tps()), 2.0, None)  # type: ignore[operator]
+        return {tp.partition: records[0].offset for tp, records in resumed.items()}
+    finally:
+        await consumer.stop()
+
+
+def test_a_fetch_with_no_active_partition_skips_nothing(broker: str) -> None:
+    patched = asyncio.run(_handed_first(broker, fetching.fetch_active_records))
+    assert patched == {p: 0 for p in range(4)}
+    # Faust's own fetch: aiokafka takes "no partitions" for all and they are lost.
+    unpatched = asyncio.run(_handed_first(broker, fetching._FETCH_RECORDS))
+    assert all(offset > 0 for offset in unpatched.values())
+
+
+async def _positions_after_seek(bootstrap: str, group: str, patched: bool) -> dict[int, int]:
+    """Positions after a consumer of a group that committed only partition 0 (at 100)
+    moved to the end and then seeks to the committed offsets."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        group_id=group,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+    )
+    await consumer.start()
+    consumer.assign(_tps())
+    try:
+        await consumer.commit({TopicPartition(TOPIC, 0): 100})
+        for tp, end in (await true_end_offsets(bootstrap, _tps())).items():
+            consumer.seek(tp, end)
+        if patched:
+            await fetching.seek_committed_or_beginning(consumer, lambda topic: topic == TOPIC)
+        else:
+            await consumer.seek_to_committed()
+        return {tp.partition: await consumer.position(tp) for tp in _tps()}
+    finally:
+        await consumer.stop()
+
+
+def test_seek_sends_partitions_without_a_commit_back_to_the_beginning(broker: str) -> None:
+    written = asyncio.run(_consumed_counts(broker))
+    patched = asyncio.run(_positions_after_seek(broker, "seek-patched", patched=True))
+    assert patched == {0: 100, 1: 0, 2: 0, 3: 0}
+    # aiokafka's own seek leaves a partition without a commit where it was.
+    unpatched = asyncio.run(_positions_after_seek(broker, "seek-unpatched", patched=False))
+    assert unpatched[0] == 100
+    assert all(unpatched[p] == written[TopicPartition(TOPIC, p)] for p in (1, 2, 3))
+
+
+def test_install_replaces_faust_fetch_and_seek() -> None:
+    fetching.uninstall()
+    assert faust_aiokafka.AIOKafkaConsumerThread._fetch_records is fetching._FETCH_RECORDS
+    fetching.install()
+    thread = faust_aiokafka.AIOKafkaConsumerThread
+    assert thread._fetch_records is fetching.fetch_active_records
+    assert thread.seek_to_committed is fetching._seek_to_committed
