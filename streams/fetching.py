@@ -44,7 +44,7 @@ async def fetch_active_records(
     """Faust's fetch, except that no active partition means no records (not all)."""
     if active_partitions is not None and not active_partitions:
         return {}
-    return await _FETCH_RECORDS(self, consumer, active_partitions, timeout, max_records)
+    return await _FETCH_RECORDS(self, consumer, active_partitions, timeout, max_records)  # type: ignore[arg-type]
 
 
 async def seek_committed_or_beginning(
