@@ -36,7 +36,7 @@ import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from bench.core import BenchResult, percentile
-from bench.traffic import cpu_s
+from bench.traffic import cpu_s, open_loop
 from collectors.keys import primary_identity
 from schemas.records import EventBatch, TrackEvent, encode_batch
 from siyu.broker import start_broker
@@ -189,39 +189,13 @@ def _state_bytes(bootstrap: str) -> tuple[float, float, int]:
 # -- lookup ---------------------------------------------------------------------------------
 async def _load(port: int, paths: list[str], rate: int, seconds: float) -> list[float]:
     """Open-loop GETs over keep-alive connections; latency from the planned send time."""
-    n = int(rate * seconds)
-    queue: asyncio.Queue[tuple[float, str] | None] = asyncio.Queue()
-    latencies: list[float] = []
-
-    async def connection() -> None:
-        reader, writer = await asyncio.open_connection("127.0.0.1", port)
-        try:
-            while (item := await queue.get()) is not None:
-                planned, path = item
-                writer.write(f"GET {path} HTTP/1.1\r\n{_HEADERS}\r\n".encode())
-                head = await reader.readuntil(b"\r\n\r\n")
-                length = next(
-                    int(line.split(b":")[1])
-                    for line in head.split(b"\r\n")
-                    if line.lower().startswith(b"content-length")
-                )
-                await reader.readexactly(length)
-                latencies.append(time.perf_counter() - planned)
-        finally:
-            writer.close()
-
-    workers = [asyncio.create_task(connection()) for _ in range(32)]
-    started = time.perf_counter()
-    for i in range(n):
-        planned = started + i / rate
-        delay = planned - time.perf_counter()
-        if delay > 0:
-            await asyncio.sleep(delay)
-        queue.put_nowait((planned, paths[i % len(paths)]))
-    for _ in workers:
-        queue.put_nowait(None)
-    await asyncio.gather(*workers)
-    return latencies
+    answers = await open_loop(
+        port,
+        lambda i: f"GET {paths[i % len(paths)]} HTTP/1.1\r\n{_HEADERS}\r\n".encode(),
+        count=int(rate * seconds),
+        rate=rate,
+    )
+    return [latency for latency, _, _ in answers]
 
 
 def _serve(mode: str, settings: Settings, port: int, log: Path) -> subprocess.Popen[bytes]:

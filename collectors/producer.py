@@ -66,9 +66,12 @@ class KafkaEventProducer:
     broker's acknowledged offsets show it lost its log (see :mod:`collectors.retention`).
     """
 
-    def __init__(self, *, bootstrap: str, timeout_s: float, retain_bytes: int = 0) -> None:
+    def __init__(
+        self, *, bootstrap: str, timeout_s: float, retain_bytes: int = 0, linger_ms: int = 2
+    ) -> None:
         _disable_topic_auto_creation()
         self.bootstrap = bootstrap
+        self.linger_ms = linger_ms
         self.timeout_s = timeout_s
         self._producer: AIOKafkaProducer | None = None
         self.retention = Retention(max_bytes=retain_bytes)
@@ -85,7 +88,7 @@ class KafkaEventProducer:
         producer = AIOKafkaProducer(
             bootstrap_servers=self.bootstrap,
             acks="all",
-            linger_ms=2,
+            linger_ms=self.linger_ms,
             max_batch_size=1 << 20,
             max_request_size=8 << 20,
             request_timeout_ms=int(self.timeout_s * 1000),

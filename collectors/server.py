@@ -32,6 +32,7 @@ def make_producer(settings: Settings) -> SpoolingProducer:
             bootstrap=settings.kafka.bootstrap,
             timeout_s=c.produce_timeout_s,
             retain_bytes=c.resend_window_bytes,
+            linger_ms=settings.kafka.producer_linger_ms,
         ),
         settings.spool_dir,
         timeout_s=c.produce_timeout_s,

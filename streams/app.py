@@ -43,6 +43,7 @@ def build_app(
         # Tansu has no idempotent producer / transactions.
         processing_guarantee="at_least_once",
         producer_acks=-1,
+        producer_linger=settings.kafka.producer_linger_ms / 1000,
         table_standby_replicas=0,
         recovery_consistency_check=True,
         datadir=str(datadir),
