@@ -50,7 +50,7 @@ class KafkaSettings(BaseSettings):
     """Longest a consumer's Fetch may wait for data. The embedded broker holds every Fetch
     for about half of it even when records are waiting, so it bounds each hop's latency."""
 
-    producer_linger_ms: int = Field(default=2, ge=0, le=1_000)
+    producer_linger_ms: int = Field(default=10, ge=0, le=1_000)
     """How long every producer (collector, stream workers) waits to fill a batch. The
     embedded broker's cost grows with the number of batches it holds, not records."""
 

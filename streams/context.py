@@ -9,7 +9,9 @@ from typing import Any
 import faust
 from faust.types import TopicT
 
+from schemas.records import EventBatch, decode_batch
 from siyu.settings import Settings
+from streams.shared_decode import SharedDecode
 from streams.state import StateTable
 
 __all__ = ["StreamContext"]
@@ -23,6 +25,8 @@ class StreamContext:
     mergeables: dict[str, tuple[StateTable, Callable[[Any, Any], Any]]] = field(
         default_factory=dict
     )
+    stitched: SharedDecode[EventBatch] = field(default_factory=lambda: SharedDecode(decode_batch))
+    """``events.stitched`` records, decoded once for every agent reading them."""
     _topics: dict[str, TopicT] = field(default_factory=dict)
 
     def topic(self, name: str) -> TopicT:

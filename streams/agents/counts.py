@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from functools import partial
 
-from schemas.records import EventBatch, decode_batch
+from schemas.records import EventBatch
 from streams import metrics
 from streams.context import StreamContext
 from streams.merging import follow_merges, register_merge_transfer
@@ -28,8 +28,10 @@ def register(ctx: StreamContext) -> None:
 
     routed = follow_merges(ctx, counts, apply)
 
+    read = ctx.stitched.reader()
+
     @ctx.app.agent(ctx.topic("events.stitched"), name="counts")
     async def count(stream):  # type: ignore[no-untyped-def]
         async for event in stream.events():
-            batch = decode_batch(event.value)
+            batch = read(event.message.partition, event.message.offset, event.value)
             await routed(batch.key, event.value, batch, batch.origin, batch.origin_offset)

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from schemas.funnel_records import decode_signals, encode_progress, encode_signals
-from schemas.records import EventBatch, decode_batch
+from schemas.records import EventBatch
 from schemas.tag_records import encode_tag_changes
 from streams import metrics
 from streams.agents.share_resolver import ShareResolver
@@ -130,11 +130,13 @@ def register(ctx: StreamContext) -> None:
 
     routed = follow_merges(ctx, users, apply)
 
+    read = ctx.stitched.reader()
+
     @ctx.app.agent(ctx.topic("events.stitched"), name="funnels")
     async def funnels(stream):  # type: ignore[no-untyped-def]
         async for event in stream.events():
             msg = event.message
-            batch = decode_batch(event.value)
+            batch = read(msg.partition, msg.offset, event.value)
             origin = f"{msg.topic}/{msg.partition}"
             await routed(batch.key, event.value, batch, origin, msg.offset)
 

@@ -29,7 +29,7 @@ from typing import Any
 
 import orjson
 
-from schemas.records import EventBatch, decode_batch
+from schemas.records import EventBatch
 from schemas.tag_records import encode_tag_changes
 from streams import metrics
 from streams.context import StreamContext
@@ -160,10 +160,12 @@ def register(ctx: StreamContext) -> None:
 
     routed = follow_merges(ctx, profiles, apply)
 
+    read = ctx.stitched.reader()
+
     @ctx.app.agent(ctx.topic("events.stitched"), name="tags")
     async def tag_events(stream):  # type: ignore[no-untyped-def]
         async for event in stream.events():
-            batch = decode_batch(event.value)
+            batch = read(event.message.partition, event.message.offset, event.value)
             await routed(batch.key, event.value, batch, batch.origin, batch.origin_offset)
 
     @ctx.app.agent(tags.signals, name="tag_signals")
