@@ -29,7 +29,7 @@ class SharedDecode(Generic[T]):
         self._readers = 0
         self._kept: OrderedDict[tuple[int, int], tuple[T, int]] = OrderedDict()
         self.decoded = 0
-        """How many times a record was actually decoded (for tests and metrics)."""
+        """How many times a record was actually decoded."""
 
     def __len__(self) -> int:
         return len(self._kept)
