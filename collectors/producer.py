@@ -67,7 +67,7 @@ class KafkaEventProducer:
     """
 
     def __init__(
-        self, *, bootstrap: str, timeout_s: float, retain_bytes: int = 0, linger_ms: int = 10
+        self, *, bootstrap: str, timeout_s: float, linger_ms: int, retain_bytes: int = 0
     ) -> None:
         _disable_topic_auto_creation()
         self.bootstrap = bootstrap

@@ -15,8 +15,8 @@ the records stayed skipped, and the next commit of a later record made the loss 
 :func:`install` fixes both halves: an empty active set fetches nothing, and the seek
 sends source partitions without a committed offset back to the beginning (the group's
 ``auto_offset_reset`` is "earliest"). Re-reading records is safe: every agent's state
-and every sink are idempotent. ``tests/integration/test_fetching.py`` fails without
-either patch.
+and every sink are idempotent. ``tests/integration/test_offsets.py`` shows what each
+patch prevents.
 """
 
 from __future__ import annotations
