@@ -182,17 +182,69 @@ class SinkSettings(BaseSettings):
     """Longest pause between retries while ClickHouse is unavailable."""
 
 
+class WeComCallback(BaseModel):
+    """A WeCom (企业微信) app's callback settings: what Tencent signs and encrypts with."""
+
+    model_config = ConfigDict(**_FROZEN)  # type: ignore[typeddict-item]
+
+    token: SecretStr
+    encoding_aes_key: SecretStr
+    corp_id: str
+
+
+class OfficialAccountCallback(BaseModel):
+    """An official account's (公众号) server settings; ``encoding_aes_key`` for safe mode."""
+
+    model_config = ConfigDict(**_FROZEN)  # type: ignore[typeddict-item]
+
+    token: SecretStr
+    app_id: str
+    encoding_aes_key: SecretStr | None = None
+
+
 class Project(BaseModel):
     model_config = ConfigDict(**_FROZEN)  # type: ignore[typeddict-item]
 
     write_key: SecretStr
     read_key: SecretStr
+    admin_key: SecretStr | None = None
+    """Key for the admin routes of the lookup API (segments, subscriptions, privacy requests)."""
+    timezone: str = "Asia/Shanghai"
+    """IANA zone of every day of this project (funnel entry day, cohorts, "today")."""
+    wecom: WeComCallback | None = None
+    wxoa: OfficialAccountCallback | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown timezone {value!r}") from exc
+        return value
+
+
+_DEMO_AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 
 
 def _default_projects() -> dict[str, Project]:
     return {
         "default": Project(
-            write_key=SecretStr("demo-write-key"), read_key=SecretStr("demo-read-key")
+            write_key=SecretStr("demo-write-key"),
+            read_key=SecretStr("demo-read-key"),
+            admin_key=SecretStr("demo-admin-key"),
+            wecom=WeComCallback(
+                token=SecretStr("demo-wecom-token"),
+                encoding_aes_key=SecretStr(_DEMO_AES_KEY),
+                corp_id="wwdemo0000000001",
+            ),
+            wxoa=OfficialAccountCallback(
+                token=SecretStr("demo-wxoa-token"),
+                app_id="wxdemo0000000001",
+                encoding_aes_key=SecretStr(_DEMO_AES_KEY),
+            ),
         )
     }
 
@@ -244,6 +296,13 @@ class Settings(BaseSettings):
                 return name
         return None
 
+    def project_for_admin_key(self, key: str) -> str | None:
+        for name, project in self.projects.items():
+            admin = project.admin_key
+            if admin is not None and admin.get_secret_value() == key:
+                return name
+        return None
+
     def project_for_read_key(self, key: str) -> str | None:
         for name, project in self.projects.items():
             if project.read_key.get_secret_value() == key:
@@ -279,11 +338,14 @@ def _projects_json(projects: dict[str, Project]) -> str:
     import orjson
 
     return orjson.dumps(
-        {
-            name: {
-                "write_key": p.write_key.get_secret_value(),
-                "read_key": p.read_key.get_secret_value(),
-            }
-            for name, p in projects.items()
-        }
+        {name: _reveal(p.model_dump(exclude_none=True)) for name, p in projects.items()}
     ).decode()
+
+
+def _reveal(value: Any) -> Any:
+    """A dumped model with its secrets in clear, for a child's environment only."""
+    if isinstance(value, SecretStr):
+        return value.get_secret_value()
+    if isinstance(value, dict):
+        return {k: _reveal(v) for k, v in value.items()}
+    return value
