@@ -126,6 +126,15 @@ def lookup() -> None:
 
 
 @app.command()
+def webhooks() -> None:
+    """Run the webhook delivery process (started by `siyu run`)."""
+    from webhooks.service import serve
+
+    _setup_logging()
+    asyncio.run(serve(Settings()))
+
+
+@app.command()
 def topics() -> None:
     """Create every siyu topic with its final partition count."""
     from siyu.topics import ensure_topics
