@@ -111,11 +111,11 @@ def _text(value: object) -> str:
 
 def _segment_rows(record: Record) -> Iterator[tuple[TableSpec, Row]]:
     batch = decode_segment_changes(_value(record))
-    for i, c in enumerate(batch.changes):
+    for c in batch.changes:
         row = (batch.project, c.segment, c.user_id)
         yield SEGMENT_CHANGES, (*row, c.change, c.at, c.cause)
         exit_ = 1 if c.change == "exit" else 0
-        yield SEGMENT_MEMBERS, (*row, c.at, c.cause, exit_, _version(record) * 16 + i % 16)
+        yield SEGMENT_MEMBERS, (*row, c.at, c.cause, exit_, _version(record))
 
 
 def _definition_rows(record: Record) -> Iterator[tuple[TableSpec, Row]]:
