@@ -70,7 +70,7 @@ def _cursor(user_id: str) -> str:
 
 def _after(cursor: str) -> str:
     padded = cursor + "=" * (-len(cursor) % 4)
-    return base64.urlsafe_b64decode(padded.encode()).decode()
+    return base64.b64decode(padded.encode(), altchars=b"-_", validate=True).decode()
 
 
 Handler = Callable[[Request], Awaitable[Response]]
