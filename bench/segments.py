@@ -25,7 +25,8 @@ from webhooks.receiver import LocalReceiver
 __all__ = ["run"]
 
 RATE = 1000  # background events/s
-SECONDS = 30
+SECONDS = 45
+WARM_UP_S = 10  # load before the first probe: the figures are for the steady state
 PROBES_PER_S = 5
 SEGMENT = "bench_probe"
 SECRET = "bench-secret"  # noqa: S105 - the local receiver's signing key
@@ -67,9 +68,9 @@ async def _measure(
     run_id = uuid.uuid4().hex[:6]
     async with httpx.AsyncClient(timeout=30) as client:
         load = asyncio.create_task(offer(settings, rate=RATE, seconds=SECONDS))
-        await asyncio.sleep(3)  # let the load settle
+        await asyncio.sleep(WARM_UP_S)
         probes = []
-        for i in range(int((SECONDS - 5) * PROBES_PER_S)):
+        for i in range(int((SECONDS - WARM_UP_S - 5) * PROBES_PER_S)):
             anon = f"probe-{run_id}-{i}"
             probes.append(asyncio.create_task(_probe(client, collector, lookup, anon)))
             await asyncio.sleep(1 / PROBES_PER_S)

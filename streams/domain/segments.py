@@ -150,10 +150,14 @@ def evaluate_segments(
     ``(segment, reason)`` for each expression that failed for them."""
     members: list[str] = []
     errors: list[tuple[str, str]] = []
-    variables = {"tags": dict(tags), "properties": dict(properties), "now": now}
+    # One context for every expression: the maps are converted to CEL values once per
+    # user, not once per expression (several times cheaper with a handful of segments).
+    context = cel.Context(
+        variables={"tags": dict(tags), "properties": dict(properties), "now": now}
+    )
     for d in definitions:
         try:
-            value = d.program.execute(variables)
+            value = d.program.execute(context)
         except (ValueError, TypeError, KeyError, RuntimeError) as exc:
             errors.append((d.name, f"{type(exc).__name__}: {exc}"))
             continue
