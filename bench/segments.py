@@ -51,14 +51,14 @@ async def _probe(
     )
     if answer.status_code != 200:
         return None
-    deadline = sent + 30
+    deadline = sent + 120
     while time.time() < deadline:
         found = await client.get(
             f"{lookup}/v1/users/anonymous_id/{anon}", headers={"X-Siyu-Key": "demo-read-key"}
         )
         if found.status_code == 200 and SEGMENT in found.json()["segments"]:
             return sent, time.time() - sent, found.json()["user_id"]
-        await asyncio.sleep(0.02)
+        await asyncio.sleep(0.05)
     return sent, float("inf"), ""
 
 
