@@ -14,7 +14,7 @@ from typing import Any
 from sortedcontainers import SortedList
 
 from schemas.segment_records import SegmentChanges, Subscription, UserProperties
-from streams.domain.segments import SegmentDef, SegmentSet, compile_segment
+from streams.domain.segments import SegmentDef, SegmentSet
 
 __all__ = ["PropertyIndex", "SegmentIndex", "SubscriptionIndex"]
 
@@ -90,9 +90,6 @@ class SegmentIndex:
     # -- definitions ---------------------------------------------------------------------
     def define(self, project: str, definition: SegmentDef | None, name: str) -> None:
         self.definitions = self.definitions.with_runtime(project, definition, name)
-
-    def define_from(self, project: str, name: str, expression: str, **kw: Any) -> None:
-        self.define(project, compile_segment(name, expression, **kw), name)
 
 
 class SubscriptionIndex:
