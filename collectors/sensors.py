@@ -10,18 +10,22 @@ the native envelope and then normalized exactly like a native event.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 from urllib.parse import parse_qsl
 
 import orjson
 
-from collectors.envelope import normalize
+from collectors.decoding import load_json
+from collectors.envelope import Rejection, normalize
 from collectors.exceptions import BadBody
 from collectors.limits import Limits
 from collectors.parsing import Parsed, decode_base64, inflate
+from schemas.records import TrackEvent
 
 __all__ = [
     "SENSORS_IDENTITY_KEYS",
@@ -228,11 +232,17 @@ def parse_sensors(
         raise BadBody(
             "decoded payload larger than max_decompressed_bytes", status=413, code="too_large"
         )
-    try:
-        doc = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise BadBody(f"invalid JSON: {exc}", code="bad_json") from exc
-    docs = doc if isinstance(doc, list) else [doc]
+    loaded = load_json(raw)
+    doc = loaded.doc
+    if isinstance(doc, dict):
+        docs = [doc]
+    elif isinstance(doc, list):
+        docs = doc
+    else:
+        raise BadBody(
+            "not Sensors data: the payload must be one event object or an array of them",
+            code="bad_shape",
+        )
     if len(docs) > limits.max_events:
         raise BadBody(
             f"{len(docs)} events in one batch, limit is {limits.max_events}",
@@ -242,6 +252,12 @@ def parse_sensors(
     parsed = Parsed()
     flush_times: list[int] = []
     for index, ev in enumerate(docs):
+        unreadable = loaded.unreadable.get(index)
+        if unreadable is not None:
+            # Kept as a one-event Sensors form, so a replay on /sa reads it as sent.
+            payload = b"data=" + base64.b64encode(unreadable.payload)
+            parsed.add(index, Rejection(index, unreadable.code, unreadable.reason, payload))
+            continue
         native, sent_at = map_event(ev)
         if sent_at is not None:
             flush_times.append(sent_at)
@@ -254,6 +270,9 @@ def parse_sensors(
             original=ev,
             enrichment=enrichment,
         )
+        repaired = loaded.warnings.get(index)
+        if repaired and isinstance(verdict, TrackEvent):
+            verdict = replace(verdict, warnings=verdict.warnings + repaired)
         parsed.add(index, verdict)
     parsed.sent_at = max(flush_times) if flush_times else None
     return parsed
