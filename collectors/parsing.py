@@ -65,11 +65,11 @@ def decode_base64(text: str | bytes) -> bytes:
     """Standard or URL-safe base64, padding optional; spaces are ``+`` mangled by form decoding."""
     if isinstance(text, str):
         try:
-            raw = text.strip().replace(" ", "+").encode("ascii")
+            raw = text.strip().replace(" ", "+").replace("\r", "").replace("\n", "").encode("ascii")
         except UnicodeEncodeError as exc:
             raise BadBody("invalid base64: non-ASCII characters", code="bad_base64") from exc
     else:
-        raw = text.strip().replace(b" ", b"+")
+        raw = text.strip().replace(b" ", b"+").replace(b"\r", b"").replace(b"\n", b"")
     raw = raw.replace(b"-", b"+").replace(b"_", b"/").rstrip(b"=.")
     try:
         return base64.b64decode(raw + b"=" * (-len(raw) % 4), validate=True)

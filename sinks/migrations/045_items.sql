@@ -1,0 +1,18 @@
+-- The item catalogue (Sensors item_set / item_delete): the current state of every item.
+-- Rows come from the item events of siyu.events.stitched, in the same pass that writes
+-- siyu.events. The latest event by event time wins (version = event time in ms), so the
+-- order in which records arrive does not matter; item_delete leaves a deleted row that
+-- reads with FINAL (the SQL endpoint's default) hide. Idempotent.
+CREATE TABLE IF NOT EXISTS siyu.items
+(
+    project      LowCardinality(String),
+    item_type    LowCardinality(String),
+    item_id      String,
+    properties   String,
+    updated_at   DateTime64(3, 'UTC'),
+    event_id     String,
+    deleted      UInt8,
+    version      UInt64
+)
+ENGINE = ReplacingMergeTree(version, deleted)
+ORDER BY (project, item_type, item_id);
