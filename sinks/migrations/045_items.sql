@@ -1,7 +1,8 @@
 -- The item catalogue (Sensors item_set / item_delete): the current state of every item.
 -- Rows come from the item events of siyu.events.stitched, in the same pass that writes
--- siyu.events. The latest event by event time wins (version = event time in ms), so the
--- order in which records arrive does not matter; item_delete leaves a deleted row that
+-- siyu.events. The latest event by the sender's clock wins (version = 2 × client time in
+-- ms, + 1 for a delete: within one millisecond a delete wins), so the order in which
+-- requests and records arrive does not matter; item_delete leaves a deleted row that
 -- reads with FINAL (the SQL endpoint's default) hide. Idempotent.
 CREATE TABLE IF NOT EXISTS siyu.items
 (

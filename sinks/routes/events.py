@@ -111,7 +111,11 @@ def _item_rows(project: str, e: dict[str, object]) -> Iterator[tuple[TableSpec, 
     """The catalogue row of one item event (the collector checked ``context.item``)."""
     item = orjson.loads(str(e["context"])).get("item") or {}
     deleted = e["type"] == "item_delete"
-    time = e["time"]
+    time = int(str(e["time"]))
+    # Ordered by the sender's own clock: the stored time is corrected per request by
+    # that request's arrival, and two requests sent a millisecond apart may arrive swapped.
+    client_time = e["client_time"]
+    sent = time if client_time is None else int(str(client_time))
     yield (
         ITEMS,
         (
@@ -122,7 +126,8 @@ def _item_rows(project: str, e: dict[str, object]) -> Iterator[tuple[TableSpec, 
             time,
             e["event_id"],
             1 if deleted else 0,
-            time,
+            # The latest event wins; within one millisecond a delete wins.
+            sent * 2 + deleted,
         ),
     )
 

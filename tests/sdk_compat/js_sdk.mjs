@@ -80,6 +80,9 @@ try {
       if (texts) {
         for (const [name, text] of Object.entries(texts)) {
           sensors.track("unicode_text", { case_id: name, value: text, list: [text] });
+          // Chromium drops a beacon while the beacons in flight exceed 64 KB in total
+          // (the long case alone is ~50 KB): one at a time.
+          await new Promise((resolve) => setTimeout(resolve, 250));
         }
         sensors.setProfile({ nickname: texts.zwj, signature: texts.rtl });
         sensors.setItem("article", `${runId}-${type}-a1`, { title: texts.emoji, content_tags: [texts.cjk] });

@@ -48,9 +48,27 @@ def test_item_set_and_delete_become_catalogue_rows_and_stay_events() -> None:
         "title": "跑步入门🏃",
         "content_tags": ["running", "shoes"],
     }
-    assert updated_at == version == NOW - 2000
+    assert updated_at == NOW - 2000
+    assert version == 2 * (NOW - 2000)
     assert str(event_id).startswith("sa-")
     assert items[1][1:3] == ("article", "a-7")
     assert items[1][3] == "{}"
     assert items[1][6] == 1
-    assert items[1][7] == NOW - 1000
+    assert items[1][7] == 2 * (NOW - 1000) + 1
+
+
+def test_the_catalogue_orders_by_the_senders_clock_not_by_arrival() -> None:
+    item = {"item_type": "article", "item_id": "a-9", "lib": {"$lib": "js"}}
+    # Sent one after the other (set, then delete); the delete's request arrived first.
+    set_first = {"type": "item_set", **item, "time": NOW - 9, "_flush_time": NOW - 9}
+    delete_next = {"type": "item_delete", **item, "time": NOW - 8, "_flush_time": NOW - 8}
+    versions = {}
+    for event, received_at in ((delete_next, NOW), (set_first, NOW + 50)):
+        parsed = parse_sensors({}, orjson.dumps([event]), received_at=received_at, limits=Limits())
+        batch = EventBatch(
+            project="p", key="k", received_at=received_at, events=tuple(parsed.events)
+        )
+        record = Record("siyu.events.stitched", 0, 1, b"k", encode_batch(batch), received_at)
+        [(_, row)] = [(t, r) for t, r in event_rows(record) if t is ITEMS]
+        versions[event["type"]] = int(str(row[7]))
+    assert versions["item_delete"] > versions["item_set"]
