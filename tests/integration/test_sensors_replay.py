@@ -17,8 +17,8 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from schemas.records import DeadLetter, encode_dead_letter
+from tests.sensors_text import TEXTS, sdk_utf8_encode
 from tests.stack import RunningStack
-from tests.unit.collectors.test_sensors_unicode import TEXTS, sdk_utf8_encode
 
 pytestmark = pytest.mark.integration
 

@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 import pytest
 
+from tests.sensors_text import TEXTS
 from tests.stack import RunningStack
 
 pytestmark = pytest.mark.integration
@@ -103,21 +104,6 @@ def test_mini_program_sdk(stack: RunningStack, sdk_tools: None) -> None:
         assert launch["context"]["scene"] == 1007
         view = next(r for r in rows if r["event"] == "view_product")
         assert view["properties"]["product_id"] == f"{run}-p1"
-
-
-# Text people type, for the round trip: every case must land exactly as the SDK was
-# given it (property values, array items, profile values, item properties).
-TEXTS = {
-    "cjk": "中文测试：繁體字、日本語のテキスト、한국어",
-    "cjk_ext_b": "𠀀𠮷野家𪚥",
-    "emoji": "好物分享🎉👍🏽🔥",
-    "zwj": "👨‍👩‍👧‍👦👩🏻‍💻🧑‍🤝‍🧑",
-    "flags": "🇨🇳🇯🇵🇺🇸🏳️‍🌈🏴‍☠️",
-    "rtl": "مرحبا بالعالم שלום עולם",
-    "combining": "e\u0301 n\u0303 Z\u0351\u0352\u0353 ก\u0e34\u0e4a",
-    # 8,000 UTF-16 units (7,000 characters): longer than both SDKs' default limits.
-    "long": "长文本🎉abc." * 1000,
-}
 
 
 def _unicode_rows(stack: RunningStack, where: str, expected: int) -> list[dict[str, Any]]:

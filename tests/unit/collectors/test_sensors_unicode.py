@@ -1,8 +1,7 @@
 """Sensors payloads as the real SDKs encode text: CESU-8, lone surrogates, one bad element.
 
-``sdk_utf8_encode`` writes text the way sa-sdk-miniprogram 1.22's ``utf8Encode`` does
-(each UTF-16 code unit on its own: a surrogate half becomes a 3-byte sequence), and
-``sdk_base64`` then base64-encodes those bytes, as its ``base64Encode`` does.
+``sdk_base64`` base64-encodes the bytes of ``sdk_utf8_encode`` (tests/sensors_text.py), as
+sa-sdk-miniprogram's ``base64Encode`` does.
 """
 
 from __future__ import annotations
@@ -25,33 +24,9 @@ from collectors.limits import Limits
 from collectors.sensors import parse_sensors
 from siyu.settings import Settings
 from tests.fakes import InMemoryProducer
+from tests.sensors_text import TEXTS, sdk_utf8_encode
 
 NOW = 1_795_000_000_000
-# Text real users type: emoji with skin tone, ZWJ family, flags, CJK beyond the BMP,
-# right-to-left scripts, combining marks.
-TEXTS = {
-    "emoji": "好物分享🎉👍🏽",
-    "zwj": "👨‍👩‍👧‍👦 一家人",
-    "flags": "🇨🇳🇯🇵🇺🇸🏳️‍🌈",
-    "cjk_ext_b": "𠀀𠮷野家",
-    "rtl": "مرحبا بالعالم שלום",
-    "combining": "e\u0301 n\u0303 Z\u0351\u0352\u0353",
-}
-
-
-def sdk_utf8_encode(text: str) -> bytes:
-    """sa-sdk-miniprogram's utf8Encode: every UTF-16 code unit encoded on its own."""
-    units = text.encode("utf-16-le", "surrogatepass")
-    out = bytearray()
-    for i in range(0, len(units), 2):
-        c = units[i] | units[i + 1] << 8
-        if c < 0x80:
-            out.append(c)
-        elif c < 0x800:
-            out += bytes([c >> 6 | 0xC0, c & 0x3F | 0x80])
-        else:
-            out += bytes([c >> 12 | 0xE0, c >> 6 & 0x3F | 0x80, c & 0x3F | 0x80])
-    return bytes(out)
 
 
 def sdk_json(doc: Any) -> str:
