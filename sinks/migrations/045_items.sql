@@ -17,3 +17,10 @@ CREATE TABLE IF NOT EXISTS siyu.items
 )
 ENGINE = ReplacingMergeTree(version, deleted)
 ORDER BY (project, item_type, item_id);
+
+-- Each item's content tags (item_set property `content_tags`, a list), for joining events
+-- that carry a content_id with the catalogue.
+CREATE OR REPLACE VIEW siyu.item_content_tags AS
+SELECT project, item_type, item_id, JSONExtract(properties, 'content_tags', 'Array(String)') AS content_tags
+FROM siyu.items
+WHERE deleted = 0;

@@ -155,6 +155,11 @@ def test_js_sdk_unicode_round_trip_every_send_type(stack: RunningStack, sdk_tool
             "title": TEXTS["emoji"],
             "content_tags": [TEXTS["cjk"]],
         }
+        tags = stack.sql(
+            "SELECT item_id, content_tags FROM siyu.item_content_tags "
+            f"WHERE item_id LIKE '{run}-{send_type}-%'"
+        )
+        assert tags == [{"item_id": f"{run}-{send_type}-a1", "content_tags": [TEXTS["cjk"]]}]
 
 
 def test_mini_program_sdk_unicode_round_trip(stack: RunningStack, sdk_tools: None) -> None:
