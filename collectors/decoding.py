@@ -27,7 +27,14 @@ import orjson
 
 from collectors.exceptions import BadBody
 
-__all__ = ["LONE_SURROGATE", "Loaded", "Unreadable", "load_json"]
+__all__ = [
+    "LONE_SURROGATE",
+    "Loaded",
+    "Unreadable",
+    "UnreadableElement",
+    "load_element",
+    "load_json",
+]
 
 LONE_SURROGATE = "lone_surrogate"
 """Warning of an event in which half a surrogate pair was replaced by U+FFFD."""
@@ -61,7 +68,9 @@ class Loaded:
     """Per array index (0 for a lone object): warnings of repaired elements."""
 
 
-class _ElementError(Exception):
+class UnreadableElement(Exception):
+    """One JSON value that cannot be read, with a stable ``code`` and the ``reason``."""
+
     def __init__(self, code: str, reason: str) -> None:
         super().__init__(reason)
         self.code = code
@@ -77,8 +86,8 @@ def load_json(raw: bytes) -> Loaded:
     body = raw.strip()
     if body[:1] != b"[":
         try:
-            doc, warnings = _load_element(body)
-        except _ElementError as exc:
+            doc, warnings = load_element(body)
+        except UnreadableElement as exc:
             raise BadBody(exc.reason, code=exc.code) from first_error
         return Loaded(doc, warnings={0: warnings} if warnings else {})
     spans = _split_array(body)
@@ -87,8 +96,8 @@ def load_json(raw: bytes) -> Loaded:
     loaded = Loaded([])
     for index, chunk in enumerate(spans):
         try:
-            doc, warnings = _load_element(chunk)
-        except _ElementError as exc:
+            doc, warnings = load_element(chunk)
+        except UnreadableElement as exc:
             loaded.doc.append(None)
             loaded.unreadable[index] = Unreadable(index, exc.code, exc.reason, chunk)
             continue
@@ -125,8 +134,11 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-def _load_element(chunk: bytes) -> tuple[Any, tuple[str, ...]]:
-    """One JSON value; CESU-8 pairs joined, lone surrogates replaced (with a warning)."""
+def load_element(chunk: bytes) -> tuple[Any, tuple[str, ...]]:
+    """One JSON value and its warnings; CESU-8 pairs joined, lone surrogates replaced.
+
+    Raises :class:`UnreadableElement` when it cannot be read.
+    """
     try:
         return orjson.loads(chunk), ()
     except orjson.JSONDecodeError:
@@ -134,13 +146,13 @@ def _load_element(chunk: bytes) -> tuple[Any, tuple[str, ...]]:
     try:
         text = chunk.decode("utf-8", "surrogatepass")
     except UnicodeDecodeError as exc:
-        raise _ElementError(
+        raise UnreadableElement(
             "bad_utf8", f"not UTF-8 text at byte {exc.start}: {exc.reason}"
         ) from exc
     try:
         doc = json.loads(text, parse_constant=_no_constant)
     except (ValueError, RecursionError) as exc:
-        raise _ElementError("bad_json", f"invalid JSON: {exc}") from exc
+        raise UnreadableElement("bad_json", f"invalid JSON: {exc}") from exc
     lone: list[int] = [0]
     doc = _repair(doc, lone)
     return doc, ((LONE_SURROGATE,) if lone[0] else ())
