@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { readFileSync } from 'node:fs';
-import { Client, Queue, STALE_MS, isRetriable, retryDelay } from '../build/test/core.mjs';
+import { BEACON_BYTES, Client, Queue, STALE_MS, isRetriable, retryDelay, utf8Bytes } from '../build/test/core.mjs';
 import { fakeCollector, fakeEnv, manualTimers, memoryStore, settle } from './helpers.mjs';
 
 const { version: VERSION } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
@@ -393,5 +393,28 @@ describe('page properties and timers', () => {
     assert.equal(events[0].properties.video_id, 'v1');
     assert.equal('$event_duration' in events[1].properties, false, 'the timer ended with the first event');
     assert.equal('$event_duration' in events[2].properties, false);
+  });
+});
+
+describe('byte limits of the browser', () => {
+  test('utf8Bytes is exact outside surrogate pairs and never under the real size', () => {
+    for (const text of ['abc', 'é', '汉字', 'שלום', '', 'a\u0301']) assert.equal(utf8Bytes(text), Buffer.byteLength(text), text);
+    for (const text of ['😀', '👨‍👩‍👧‍👦', '🇨🇳', '𠮷']) {
+      assert.ok(utf8Bytes(text) >= Buffer.byteLength(text) && utf8Bytes(text) <= 1.5 * Buffer.byteLength(text), text);
+    }
+  });
+
+  test('beacon bodies of CJK text are split by bytes, not by characters', async () => {
+    const sizes = [];
+    const env = fakeEnv({ collector: fakeCollector([0]) });
+    env.transport.beacon = (url, body) => (sizes.push(Buffer.byteLength(body)), true);
+    const c = new Client(env, { ...OPTIONS, batchSize: 10 });
+    // 10 events of 9,000 CJK characters: ~27 KB of UTF-8 each, 10 × 9,000 characters < BEACON_BYTES·2.
+    for (let i = 0; i < 10; i++) c.track('e' + i, { text: '汉'.repeat(9000) });
+    c.beacon();
+    await settle();
+    assert.ok(sizes.length >= 5, String(sizes));
+    assert.ok(sizes.every((n) => n <= BEACON_BYTES), String(sizes));
+    assert.equal(c.queue.items.length, 0);
   });
 });

@@ -72,6 +72,11 @@ describe('async-loading snippet', () => {
     assert.deepEqual(stubbed, methods(sdk).filter((m) => !RETURNING.includes(m)));
   });
 
+  test('the end-to-end page uses the snippet as built', () => {
+    const page = readFileSync(new URL('e2e/async.html', root), 'utf8');
+    assert.ok(page.includes(snippet.trim().replace('https://cdn.example.com/siyu.h5.min.js', '/dist/siyu.h5.min.js')));
+  });
+
   test('docs/sdk.md shows the snippet as built', () => {
     const docs = readFileSync(new URL('../docs/sdk.md', root), 'utf8');
     assert.ok(docs.includes(snippet.trim()), 'copy dist/siyu.snippet.js into docs/sdk.md');

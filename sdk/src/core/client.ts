@@ -8,7 +8,7 @@
  * collector but whose answer was lost is deduplicated there. Nothing here throws into the host.
  */
 import { isRetriable, retryDelay } from './backoff';
-import { isJunkId, randomId } from './ids';
+import { isJunkId, randomId, utf8Bytes } from './ids';
 import { profileProps } from './profile';
 import { Queue } from './queue';
 import { EventTimers } from './timers';
@@ -20,8 +20,8 @@ export const VERSION = __SIYU_VERSION__;
 export const LIB = 'siyu-js';
 
 const STATE_KEY = 'siyu_state';
-// sendBeacon refuses bodies over 64 KiB in most browsers; stay under it.
-const BEACON_BYTES = 60000;
+// sendBeacon refuses bodies over 64 KiB (UTF-8 bytes) in most browsers; stay under it.
+export const BEACON_BYTES = 60000;
 // Identities of the WeChat account on this device, not of the logged-in user: a logout keeps them.
 const DEVICE_IDENTITY = /^wx_(openid|unionid)(:|$)/;
 
@@ -216,7 +216,7 @@ export class Client {
     while (this.queue.items.length) {
       let batch = this.queue.head(this.options.batchSize);
       let body = this.body(batch);
-      while (body.length > BEACON_BYTES && batch.length > 1) {
+      while (utf8Bytes(body) > BEACON_BYTES && batch.length > 1) {
         batch = batch.slice(0, Math.ceil(batch.length / 2));
         body = this.body(batch);
       }
