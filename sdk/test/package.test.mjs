@@ -1,5 +1,6 @@
 // The publishable package: entry points, module formats, types, the async snippet and its docs.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { describe, test } from 'node:test';
@@ -60,6 +61,13 @@ describe('module formats', () => {
     const common = methods(mp).filter((m) => !['init', 'App', 'Page', 'shareParams', 'createSdk'].includes(m));
     assert.deepEqual(declared, common);
     assert.ok(existsSync(new URL('dist/types/mp/index.d.ts', root)));
+  });
+
+  test('a TypeScript user of the package typechecks through its exports; misuse does not', () => {
+    // test/types/consumer.ts imports 'siyu-js' and 'siyu-js/miniprogram' (resolved by the
+    // package's own "exports" to dist/types) and marks wrong calls with @ts-expect-error.
+    const tsc = new URL('node_modules/typescript/bin/tsc', root).pathname;
+    execFileSync(process.execPath, [tsc, '-p', new URL('test/types/tsconfig.json', root).pathname], { stdio: 'pipe' });
   });
 });
 

@@ -3,7 +3,7 @@
  * API (`track`, `login`, `setProfile`, `share`, …) is available. Calls made before `init`
  * are kept (up to 100) and replayed by it. No method throws.
  */
-import { commonApi } from '../core/api';
+import { commonApi, type SiyuApi } from '../core/api';
 import { Client, VERSION } from '../core/client';
 import { safe } from '../core/safe';
 import type { Options, Props } from '../core/types';
@@ -134,16 +134,27 @@ function share(url?: string, props?: Props): string {
 
 const read = <R>(fn: (c: Client) => R, fallback: R): R => (client ? fn(client) : fallback);
 
-const api = {
+/** The H5 SDK: the shared code API plus page-only calls. */
+export interface SiyuH5 extends SiyuApi {
+  readonly version: string;
+  /** Start: auto-capture runs and calls made before `init` are replayed. Only the first call counts. */
+  init(options: H5Options): void;
+  /** A manual `$pageview` (for routes the auto-capture cannot see). */
+  trackPageview(props?: Props): void;
+  /**
+   * A link to `url` (default: this page) that carries this visitor as the sharer, tracked as a
+   * `share` event (`props` go on it).
+   */
+  share(url?: string, props?: Props): string;
+  /** Run `fn(siyu)` once the SDK is initialised (for pages that load it with the async snippet). */
+  ready(fn: (sdk: SiyuH5) => void): void;
+}
+
+const siyu: SiyuH5 = {
   version: VERSION,
   init: safe(init, undefined, log),
   ...commonApi(run, read, log),
-  /** A manual `$pageview` (for routes the auto-capture cannot see). */
   trackPageview: safe((props?: Props): void => run(() => void (tracker && tracker.pageview(document.referrer, props)), undefined), undefined, log),
-  /**
-   * A link to `url` (default: this page) carrying this visitor as the sharer, tracked as a
-   * `share` event (`props` go on it).
-   */
   share: (url?: string, props?: Props): string => {
     try {
       return share(url, props);
@@ -152,17 +163,11 @@ const api = {
       return url || location.href; // the host still gets a working link
     }
   },
-};
-
-export interface SiyuH5 extends Readonly<typeof api> {
-  /** Run `fn(siyu)` once the SDK is initialised (for pages that load it with the async snippet). */
-  ready(fn: (sdk: SiyuH5) => void): void;
-}
-
-const siyu: SiyuH5 = {
-  ...api,
   ready: safe((fn: (sdk: SiyuH5) => void) => run(() => safe(fn, undefined, log)(siyu), undefined), undefined, log),
 };
 
 export default siyu;
 export { siyu };
+export type { SiyuApi } from '../core/api';
+export type { Options, Props, WireEvent } from '../core/types';
+export type { AutoTrackOptions } from './autotrack';

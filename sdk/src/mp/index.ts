@@ -7,7 +7,7 @@
  * `init` wraps the global `App` and `Page` (turn off with `autoWrap: false` and wrap options
  * yourself with `siyu.App(...)` / `siyu.Page(...)`). No method throws.
  */
-import { commonApi } from '../core/api';
+import { commonApi, type SiyuApi } from '../core/api';
 import { Client, VERSION } from '../core/client';
 import { safe } from '../core/safe';
 import type { Options, Props } from '../core/types';
@@ -31,6 +31,19 @@ export interface MiniProgramOptions extends Options {
 }
 
 type Options_ = Record<string, unknown>;
+
+/** The mini-program SDK: the shared code API plus `App`/`Page` wrapping. */
+export interface SiyuMiniProgram extends SiyuApi {
+  readonly version: string;
+  /** Start: wraps the global `App`/`Page` (unless `autoWrap: false`). Only the first call counts. */
+  init(options: MiniProgramOptions): void;
+  /** Wrap `App` options yourself (when `autoWrap: false`). */
+  App(options: Options_): Options_;
+  /** Wrap `Page` options yourself (when `autoWrap: false`). */
+  Page(options: Options_): Options_;
+  /** Query parameters that make a link/QR code carry this user as sharer (one level deeper). */
+  shareParams(): Record<string, string>;
+}
 type Ctor = (o: Options_) => unknown;
 
 declare const wx: Wx | undefined;
@@ -38,7 +51,8 @@ declare let App: Ctor | undefined;
 declare let Page: Ctor | undefined;
 declare const getCurrentPages: (() => Array<{ route?: string }>) | undefined;
 
-export function createSdk() {
+/** A further SDK instance (e.g. a second project in the same mini-program). */
+export function createSdk(): SiyuMiniProgram {
   let host: Host | null = null;
   let appId = '';
   const log = (e: unknown) => host && host.client.log(e);
@@ -114,11 +128,8 @@ export function createSdk() {
     version: VERSION,
     init: safe(init, undefined, log),
     ...commonApi(withClient, withClient, log, identityKey),
-    /** Wrap `App` options yourself (when `autoWrap: false`). */
     App: safe((o: Options_) => (host ? wrapApp(o, host) : o), {} as Options_, log),
-    /** Wrap `Page` options yourself (when `autoWrap: false`). */
     Page: safe((o: Options_) => (host ? wrapPage(o, host) : o), {} as Options_, log),
-    /** Query parameters that make a link/QR code carry this user as sharer (one level deeper). */
     shareParams: safe(() => (host ? sharerParams(host) : {}), {} as Record<string, string>, log),
   };
 }
@@ -135,3 +146,6 @@ function accountAppId(w: Wx): string {
 const siyu = createSdk();
 export default siyu;
 export { siyu };
+export type { SiyuApi } from '../core/api';
+export type { Options, Props, WireEvent } from '../core/types';
+export type { AutoTrack } from './wrap';
