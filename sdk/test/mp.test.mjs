@@ -80,6 +80,18 @@ describe('auto-capture', () => {
     assert.ok(rt.calls.includes('buy:s1'));
   });
 
+  test('element content is cut at 255 UTF-16 units without splitting an emoji', async () => {
+    const rt = miniProgram({ init: { autoTrack: { mpClick: true } } });
+    rt.launch({ path: 'pages/index/index', scene: 1001, query: {} });
+    const index = rt.open('pages/index/index');
+    rt.tap(index, 'buy', { dataset: { sku: 's', content: 'a'.repeat(254) + '😀tail' } });
+    rt.tap(index, 'buy', { dataset: { sku: 's', content: 'b'.repeat(253) + '😀tail' } });
+    const [cut, kept] = named(await sent(rt), '$MPClick').map((e) => e.properties.$element_content);
+    assert.equal(cut, 'a'.repeat(254));
+    assert.equal(kept, 'b'.repeat(253) + '😀');
+    assert.ok(cut.isWellFormed() && kept.isWellFormed());
+  });
+
   test('favorites and timeline shares are captured', async () => {
     const rt = miniProgram();
     rt.launch({ path: 'pages/item/item', scene: 1001, query: {} });
