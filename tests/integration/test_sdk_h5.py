@@ -16,7 +16,7 @@ import shutil
 import subprocess
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -265,6 +265,26 @@ def _where_anon(
     return rows
 
 
+def user_properties_of(
+    stack: RunningStack, login: str, ready: Callable[[dict[str, Any]], bool]
+) -> dict[str, Any]:
+    """The current properties of the user holding ``login``, once ``ready(properties)``."""
+    user = stack.wait_for(
+        "SELECT any(user_id) FROM siyu.identity_map FINAL WHERE deleted = 0"
+        f" AND id_type = 'login_id' AND id_value = '{login}'",
+        bool,
+        60,
+    )
+    query = (
+        "SELECT properties_json FROM siyu.user_properties FINAL"
+        f" WHERE user_id = '{user}' AND deleted = 0"
+    )
+    found = stack.wait_for(query, lambda v: bool(v) and ready(orjson.loads(v)), 90)
+    assert found, f"no properties for {login}"
+    doc: dict[str, Any] = orjson.loads(found)
+    return doc
+
+
 def test_async_snippet_page(browsed: dict[str, Any]) -> None:
     assert browsed["consoleErrors"] == []
     assert browsed["queuedEarly"] >= 4, "the stub's calls were replayed: $pageview + 3 cases"
@@ -307,6 +327,14 @@ def test_sensors_vocabulary(stack: RunningStack, browsed: dict[str, Any]) -> Non
     assert all(r["identities"] == {"anonymous_id": anon, "login_id": login} for r in profile)
     identify = _where_anon(stack, anon, "type = 'identify'", 1)[0]
     assert identify["identities"] == {"anonymous_id": anon, "login_id": login}
+    # Applied to the user's property document (the six operations of the native envelope).
+    stored = user_properties_of(stack, login, lambda doc: doc.get("points") == 5)
+    assert stored == {
+        **PROFILE,
+        "first_channel": "朋友圈",
+        "points": 5,
+        "tags": ["新客", "👨‍👩‍👧‍👦"],
+    }
     timed = _where_anon(stack, anon, "event = 'read_article'", 1)[0]
     assert 0.4 <= timed["properties"]["$event_duration"] < 30
     assert timed["properties"]["article"] == "标题 🎉"

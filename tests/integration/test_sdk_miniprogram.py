@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 import pytest
 
-from tests.integration.test_sdk_h5 import sdk_build  # noqa: F401 - fixture
+from tests.integration.test_sdk_h5 import sdk_build, user_properties_of  # noqa: F401 - fixture
 from tests.integration.unicode_text import PROFILE, unicode_cases
 from tests.stack import WRITE_KEY, RunningStack
 
@@ -153,3 +153,4 @@ def test_unlimited_code_user(stack: RunningStack, launched: dict[str, Any]) -> N
     profile = [r for r in rows if r["type"] == "profile_set"]
     assert [(r["event"], r["properties"]) for r in profile] == [("", PROFILE)]
     assert profile[0]["identities"]["login_id"] == f"mp-c-{run}"
+    assert user_properties_of(stack, f"mp-c-{run}", bool) == PROFILE
