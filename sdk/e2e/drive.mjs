@@ -72,6 +72,10 @@ async function visitorC({ cases, profile }) {
   // These leave by sendBeacon when the page goes away.
   await c.page.evaluate((beaconed) => beaconed.forEach((e) => siyu.track(e.event, e.properties)), beaconed);
   out.queuedBeforeExit = await c.page.evaluate(() => siyu.queued());
+  // Sensors' identify: a new anonymous id (also in the cookie) for what follows, e.g. the exit.
+  out.deviceC = `c-device-${cfg.run}`;
+  await c.page.evaluate((id) => siyu.identify(id), out.deviceC);
+  out.cookieC = (await c.context.cookies()).find((k) => k.name === 'siyu_anon')?.value;
   await c.page.goto('about:blank');
   await c.page.waitForTimeout(500);
   await c.context.close();

@@ -348,3 +348,12 @@ def test_entry_context_from_landing_url(stack: RunningStack, browsed: dict[str, 
     for row in rows:
         ctx = row["context"]
         assert (ctx["qr"], ctx["material"], ctx["channel"]) == (f"QR-{run}", f"M-{run}", "朋友圈")
+
+
+def test_identify_replaces_the_anonymous_id(stack: RunningStack, browsed: dict[str, Any]) -> None:
+    """``identify(id)`` (Sensors' meaning): later events, and the cookie, carry the new id."""
+    device = browsed["deviceC"]
+    assert browsed["cookieC"] == device
+    leave = _where_anon(stack, device, "event = '$WebPageLeave'", 1)[0]
+    assert leave["identities"]["login_id"] == browsed["loginC"]
+    assert leave["context"]["qr"] == f"QR-{browsed['run']}"
