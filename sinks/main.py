@@ -63,7 +63,7 @@ async def serve(settings: Settings) -> None:
     sql_task: asyncio.Task[None] | None = None
     if writer.embedded:
         config = uvicorn.Config(
-            build_sql_app(writer),
+            build_sql_app(writer, settings),
             host=settings.sql.host,
             port=settings.sql.port,
             log_level="warning",

@@ -8,8 +8,8 @@ Driver errors are translated here and never leave this module.
 from __future__ import annotations
 
 import logging
-import re
-from collections.abc import Iterator, Sequence
+import threading
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
@@ -33,19 +33,8 @@ logger = logging.getLogger(__name__)
 
 # Read queries see deduplicated rows: every ReplacingMergeTree is read as if FINAL.
 # Settings go in the query's own SETTINGS clause: the embedded engine applies per-call
-# settings to its one session, where ``readonly`` would stick and block the sink's inserts.
+# settings to its one session.
 _READ_CLAUSE = " SETTINGS final = 1"
-_READONLY_CLAUSE = " SETTINGS readonly = 2, final = 1"
-_FORMAT_RE = re.compile(r"\s+FORMAT\s+(\w+)\s*$", re.IGNORECASE)
-_READ_KINDS_RE = re.compile(r"^\(*\s*(SELECT|WITH|SHOW|DESCRIBE|DESC|EXPLAIN|EXISTS)\b", re.I)
-_READONLY_RE = re.compile(r"\breadonly\b", re.IGNORECASE)
-# Table functions that reach files, processes or the network are not for a read endpoint.
-_FORBIDDEN_RE = re.compile(
-    r"\b(file|url|s3|s3Cluster|gcs|hdfs|remote|remoteSecure|cluster|clusterAllReplicas|mysql|"
-    r"postgresql|mongodb|redis|sqlite|jdbc|odbc|executable|azureBlobStorage|iceberg|deltaLake|"
-    r"hudi|input|fileCluster|urlCluster)\s*\(",
-    re.IGNORECASE,
-)
 
 
 @contextmanager
@@ -78,14 +67,16 @@ class ClickHouseWriter:
     """Thread-safe for concurrent queries; inserts are issued by one sink loop."""
 
     def __init__(self, *, url: str | None, chdb_path: Path | None, password: str | None = None):
+        self._reader: Any = None
+        self._reader_lock = threading.Lock()
+        self._path = ""
         with _mapped():
             if url is None:
                 if chdb_path is None:
                     raise SinkError("embedded mode needs a chDB path")
                 chdb_path.mkdir(parents=True, exist_ok=True)
-                self._client = clickhouse_connect.get_client(
-                    interface="chdb", path=str(chdb_path.resolve())
-                )
+                self._path = str(chdb_path.resolve())
+                self._client = clickhouse_connect.get_client(interface="chdb", path=self._path)
                 self.embedded = True
             else:
                 parsed = urlparse(url)
@@ -122,21 +113,35 @@ class ClickHouseWriter:
         with _mapped():
             self._client.command(sql)
 
-    def raw_read(self, sql: str, default_format: str = "TabSeparated") -> bytes:
-        """Run one read-only query and return its output in the asked FORMAT."""
-        body = sql.strip().rstrip(";").rstrip()
-        if ";" in body:
-            raise SinkRejected("one statement per request")
-        if not _READ_KINDS_RE.match(body) or _READONLY_RE.search(body):
-            raise SinkRejected("only SELECT, WITH, SHOW, DESCRIBE, EXPLAIN and EXISTS are served")
-        if _FORBIDDEN_RE.search(body):
-            raise SinkRejected("table functions that reach files or the network are refused")
-        named = _FORMAT_RE.search(body)
-        fmt = named.group(1) if named else default_format
-        if named:
-            body = body[: named.start()]
+    def read(self, sql: str, settings: Mapping[str, int | float | str], fmt: str) -> bytes:
+        """Run one checked read (:mod:`sinks.sql_guard`) on the read connection.
+
+        Embedded, reads use their own chDB connection: a long query never holds the
+        connection the sink inserts through. ``settings`` are our own limits, appended
+        in order (``readonly`` last, so nothing after it can change them).
+        """
+        clause = ", ".join(f"{name} = {_setting(value)}" for name, value in settings.items())
         with _mapped():
-            return bytes(self._client.raw_query(f"{body}{_READONLY_CLAUSE} FORMAT {fmt}"))
+            return bytes(self._read_client().raw_query(f"{sql} SETTINGS {clause} FORMAT {fmt}"))
+
+    def _read_client(self) -> Any:
+        if self._reader is None:
+            with self._reader_lock:
+                if self._reader is None:
+                    self._reader = (
+                        clickhouse_connect.get_client(interface="chdb", path=self._path)
+                        if self.embedded
+                        else self._client
+                    )
+        return self._reader
 
     def close(self) -> None:
+        if self._reader is not None and self._reader is not self._client:
+            self._reader.close()
         self._client.close()
+
+
+def _setting(value: int | float | str) -> str:
+    if isinstance(value, str):
+        return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    return repr(value)

@@ -123,6 +123,22 @@ class SqlSettings(BaseSettings):
     port: int = 8123
     """Read-only SQL endpoint served by the process that owns chDB (embedded mode)."""
 
+    # Access and limits of the SQL endpoint (docs/security.md).
+    operator_key: SecretStr | None = SecretStr("demo-operator-key")
+    """Password of the ``siyu_operator`` user: reads every project and ``system`` tables
+    (internal tests, ``siyu status``); None disables that user."""
+    max_execution_s: float = Field(default=30.0, gt=0)
+    """Longest a query may run before the engine ends it."""
+    max_memory_bytes: int = Field(default=1 << 30, ge=1 << 20)
+    """Most memory one query may use."""
+    max_result_rows: int = Field(default=1_000_000, ge=1)
+    """Most rows one answer may hold (larger answers fail rather than truncate)."""
+    max_rows_to_read: int = Field(default=0, ge=0)
+    """Most rows one query may read (0: no limit beyond time and memory)."""
+    concurrency: int = Field(default=2, ge=1)
+    """Queries run at the same time; more wait. Reads use their own chDB connection, so
+    the sink's inserts never wait behind a query."""
+
 
 class LookupSettings(BaseSettings):
     model_config = _section("SIYU_LOOKUP_")
