@@ -14,6 +14,7 @@ __all__ = [
     "EVENTS",
     "LATENCY",
     "PRODUCER_QUEUE",
+    "RATE_LIMITED",
     "REJECTIONS",
     "REQUESTS",
     "SPOOLED",
@@ -58,4 +59,9 @@ SPOOLED = Counter(
 SPOOL_BYTES = Gauge("siyu_collector_spool_bytes", "Spooled bytes not yet replayed to Kafka")
 SPOOL_AGE = Gauge(
     "siyu_collector_spool_oldest_seconds", "Age of the oldest spooled message not yet replayed"
+)
+RATE_LIMITED = Counter(
+    "siyu_collector_rate_limited_total",
+    "Requests refused by a rate limit (limit: key or ip)",
+    ["route", "limit"],
 )

@@ -115,6 +115,16 @@ class CollectorSettings(BaseSettings):
     resend_window_bytes: int = Field(default=64 << 20, ge=0)
     """Recently produced bytes kept in memory and sent again if the broker loses its log."""
 
+    # Rate limits of the beacon routes (token buckets, docs/security.md); 0 disables one.
+    rate_per_key: float = Field(default=5000.0, ge=0)
+    """Requests per second one write key (project) may send, sustained."""
+    burst_per_key: float = Field(default=10000.0, ge=1)
+    """Requests one write key may send at once above its rate."""
+    rate_per_ip: float = Field(default=1000.0, ge=0)
+    """Requests per second one client IP may send, sustained."""
+    burst_per_ip: float = Field(default=2000.0, ge=1)
+    """Requests one client IP may send at once above its rate."""
+
 
 class SqlSettings(BaseSettings):
     model_config = _section("SIYU_SQL_")
