@@ -15,7 +15,13 @@ from siyu.settings import Settings
 
 __all__ = ["app", "main"]
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+# No local variables in tracebacks: they can hold keys and personal data.
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help=__doc__,
+    pretty_exceptions_show_locals=False,
+)
 logger = logging.getLogger("siyu")
 
 
@@ -243,4 +249,12 @@ def replay_dead_letters(
 
 
 def main() -> None:
-    app()
+    from pydantic import ValidationError
+    from pydantic_settings import SettingsError
+
+    try:
+        app()
+    except (ValidationError, SettingsError) as exc:
+        # One line per problem, without the values given (they may be keys): no traceback.
+        sys.stderr.write(f"siyu: invalid settings: {exc}\n")
+        raise SystemExit(2) from None

@@ -27,11 +27,14 @@ __all__ = [
     "WorkerSettings",
 ]
 
-_FROZEN = {"frozen": True, "extra": "forbid"}
+# Errors never echo the values given: a bad setting must not print a key (docs/security.md).
+_FROZEN = {"frozen": True, "extra": "forbid", "hide_input_in_errors": True}
 
 
 def _section(prefix: str) -> SettingsConfigDict:
-    return SettingsConfigDict(env_prefix=prefix, frozen=True, extra="ignore")
+    return SettingsConfigDict(
+        env_prefix=prefix, frozen=True, extra="ignore", hide_input_in_errors=True
+    )
 
 
 class KafkaSettings(BaseSettings):
@@ -278,7 +281,9 @@ def _default_projects() -> dict[str, Project]:
 class Settings(BaseSettings):
     """Everything a siyu process needs. Sections read their own ``SIYU_<SECTION>_*`` variables."""
 
-    model_config = SettingsConfigDict(env_prefix="SIYU_", frozen=True, extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="SIYU_", frozen=True, extra="ignore", hide_input_in_errors=True
+    )
 
     data_dir: Path = Path("data")
     projects: dict[str, Project] = Field(default_factory=_default_projects)
