@@ -12,6 +12,8 @@ import uvicorn
 from prometheus_client import start_http_server
 
 from schemas.state_value import clear_origins
+from sinks.privacy_service import PrivacyService
+from sinks.retention import apply_retention
 from sinks.seeding import seed_empty_changelogs
 from sinks.service import SinkService, load_routes
 from sinks.sql_endpoint import build_sql_app
@@ -43,6 +45,7 @@ def open_writer(settings: Settings) -> ClickHouseWriter:
 async def serve(settings: Settings) -> None:
     writer = open_writer(settings)
     writer.migrate()
+    apply_retention(writer, settings.privacy.retention_days)
     start_http_server(settings.sink.metrics_port, addr="127.0.0.1")
     seeded = await seed_empty_changelogs(
         writer,
@@ -71,9 +74,13 @@ async def serve(settings: Settings) -> None:
         )
         sql_server = _OwnSignalsServer(config)
         sql_task = asyncio.create_task(sql_server.serve())
+    privacy = asyncio.create_task(PrivacyService(settings, writer).run(stop))
     try:
         await service.run(stop)
     finally:
+        privacy.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await privacy
         logger.info("sink stopped after writing %d rows", service.rows_written)
         if sql_server is not None and sql_task is not None:
             sql_server.should_exit = True

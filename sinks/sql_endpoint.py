@@ -30,6 +30,7 @@ from starlette.routing import Route
 from sinks import metrics
 from sinks.exceptions import SinkError, SinkUnavailable
 from sinks.overview import overview
+from sinks.privacy_routes import privacy_routes
 from sinks.project_views import ProjectViews, project_database
 from sinks.sql_guard import QueryRefused, Scope, guard
 from sinks.writer import ClickHouseWriter
@@ -178,5 +179,6 @@ def build_sql_app(writer: ClickHouseWriter, settings: Settings) -> Starlette:
             Route("/", query, methods=["GET", "POST"]),
             Route("/ping", ping),
             Route("/overview", page),
+            *privacy_routes(writer, settings),
         ]
     )

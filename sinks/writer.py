@@ -113,6 +113,11 @@ class ClickHouseWriter:
         with _mapped():
             self._client.command(sql)
 
+    def command_with(self, sql: str, parameters: dict[str, Any]) -> None:
+        """A statement with client-side bound ``%(name)s`` parameters."""
+        with _mapped():
+            self._client.command(sql, parameters=parameters)
+
     def read(self, sql: str, settings: Mapping[str, int | float | str], fmt: str) -> bytes:
         """Run one checked read (:mod:`sinks.sql_guard`) on the read connection.
 

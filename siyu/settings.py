@@ -19,6 +19,7 @@ __all__ = [
     "IdentitySettings",
     "KafkaSettings",
     "LookupSettings",
+    "PrivacySettings",
     "Project",
     "Settings",
     "SinkSettings",
@@ -211,6 +212,24 @@ class SinkSettings(BaseSettings):
     """Longest pause between retries while ClickHouse is unavailable."""
 
 
+class PrivacySettings(BaseSettings):
+    """Privacy requests, stored IPs and retention (docs/security.md)."""
+
+    model_config = _section("SIYU_PRIVACY_")
+
+    later_events: str = Field(default="drop", pattern="^(drop|anonymise)$")
+    """Events arriving after a forget with the person's identities: ``drop`` them, or
+    ``anonymise`` (store them without those identities)."""
+    settle_s: float = Field(default=5.0, gt=0)
+    """A forget deletes again after this and after twice this, for rows in flight."""
+    ip: str = Field(default="keep", pattern="^(keep|truncate|hash)$")
+    """Client IPs stored as received (``keep``), truncated (IPv4 /24, IPv6 /48) or
+    ``hash``-ed (HMAC-SHA256 with ``ip_salt``)."""
+    ip_salt: SecretStr = SecretStr("siyu-demo-ip-salt")
+    retention_days: dict[str, int] = Field(default_factory=dict)
+    """Days each table keeps rows (TTL), JSON: ``{"events": 365, "dead_letters": 30}``."""
+
+
 class WeComCallback(BaseModel):
     """A WeCom (企业微信) app's callback settings: what Tencent signs and encrypts with."""
 
@@ -297,6 +316,7 @@ class Settings(BaseSettings):
     tags: TagSettings = Field(default_factory=TagSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     sink: SinkSettings = Field(default_factory=SinkSettings)
+    privacy: PrivacySettings = Field(default_factory=PrivacySettings)
 
     @field_validator("data_dir")
     @classmethod
@@ -354,6 +374,7 @@ class Settings(BaseSettings):
             "tags",
             "worker",
             "sink",
+            "privacy",
         ):
             model = getattr(self, section)
             for name, value in model.model_dump().items():
@@ -361,6 +382,10 @@ class Settings(BaseSettings):
                     continue
                 if isinstance(value, SecretStr):
                     value = value.get_secret_value()
+                if isinstance(value, dict):
+                    import orjson
+
+                    value = orjson.dumps(value).decode()
                 env[f"SIYU_{section.upper()}_{name.upper()}"] = str(value)
         return env
 
