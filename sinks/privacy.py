@@ -72,9 +72,7 @@ def find_person(writer: ClickHouseWriter, project: str, id_type: str, id_value: 
     )
     identities = {(str(t), str(v)) for t, v in pairs} | {(id_type, id_value)}
     identities.discard(("user_id", id_value))
-    return Person(
-        project, tuple(sorted(users)), tuple(sorted(identities)), ((id_type, id_value),)
-    )
+    return Person(project, tuple(sorted(users)), tuple(sorted(identities)), ((id_type, id_value),))
 
 
 @dataclass
