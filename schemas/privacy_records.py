@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import asdict, dataclass
 
 from schemas.codec import codec
+from streams.domain.privacy import suppression_key
 
 __all__ = [
     "PrivacyForget",
@@ -37,11 +37,6 @@ class PrivacyForget:
     user_id: str
     suppress: tuple[str, ...]
     graph_keys: tuple[str, ...]
-
-
-def suppression_key(project: str, id_type: str, id_value: str) -> str:
-    """The key a forgotten identity is suppressed under: no identity in clear."""
-    return hashlib.sha256(f"{project}\x1f{id_type}\x1f{id_value}".encode()).hexdigest()
 
 
 def encode_request(r: PrivacyRequest) -> bytes:

@@ -8,7 +8,7 @@ Everything else receives a section or plain keyword arguments. Tests build
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -217,7 +217,7 @@ class PrivacySettings(BaseSettings):
 
     model_config = _section("SIYU_PRIVACY_")
 
-    later_events: str = Field(default="drop", pattern="^(drop|anonymise)$")
+    later_events: Literal["drop", "anonymise"] = "drop"
     """Events arriving after a forget with the person's identities: ``drop`` them, or
     ``anonymise`` (store them without those identities)."""
     settle_s: float = Field(default=5.0, gt=0)
