@@ -44,6 +44,7 @@ from collectors.http import Incoming, send_answer
 from collectors.keys import group_by_key
 from collectors.limits import Limits
 from collectors.parsing import Parsed, inflate, parse_native, parse_pixel
+from collectors.ip_privacy import IpPolicy
 from collectors.producer import EventProducer, Message
 from collectors.rate_limits import RateLimits
 from collectors.sensors import parse_sensors
@@ -108,6 +109,8 @@ class Collector:
         }
         self.m = _Counters()
         self.rates = RateLimits(settings.collector)
+        privacy = settings.privacy
+        self.stored_ip = IpPolicy(privacy.ip, privacy.ip_salt.get_secret_value())
 
     # -- who is sending --------------------------------------------------------------------
     def project_for_key(self, req: Incoming) -> str:
@@ -220,6 +223,7 @@ class Collector:
         received_at = _now_ms()
         ua = req.headers.get("user-agent", "")[:1024]
         enrichment = self.enricher.enrich(ip, ua)
+        ip = self.stored_ip(ip)
         try:
             parsed = route.parse(req, self.decode_body(req, raw), received_at, enrichment)
         except BadBody as exc:
