@@ -41,10 +41,10 @@ from collectors.exceptions import (
     UnknownProject,
 )
 from collectors.http import Incoming, send_answer
+from collectors.ip_privacy import IpPolicy
 from collectors.keys import group_by_key
 from collectors.limits import Limits
 from collectors.parsing import Parsed, inflate, parse_native, parse_pixel
-from collectors.ip_privacy import IpPolicy
 from collectors.producer import EventProducer, Message
 from collectors.rate_limits import RateLimits
 from collectors.sensors import parse_sensors
