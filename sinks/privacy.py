@@ -82,25 +82,27 @@ class PersonTables:
     writer: ClickHouseWriter
     database: str = "siyu"
     columns: dict[str, list[str]] = field(default_factory=dict)
+    types: dict[tuple[str, str], str] = field(default_factory=dict)
 
     def discover(self) -> dict[str, list[str]]:
         rows = self.writer.rows(
-            "SELECT table, groupArray(name) FROM system.columns WHERE database = %(db)s "
+            "SELECT table, name, type FROM system.columns WHERE database = %(db)s "
             "AND table IN (SELECT name FROM system.tables WHERE database = %(db)s "
-            "AND engine NOT LIKE '%%View%%') GROUP BY table ORDER BY table",
+            "AND engine NOT LIKE '%%View%%') ORDER BY table, position",
             {"db": self.database},
         )
-        self.columns = {
-            str(t): list(cols) for t, cols in rows if self._where_parts(str(t), list(cols))
-        }
+        columns: dict[str, list[str]] = {}
+        for table, name, kind in rows:
+            columns.setdefault(str(table), []).append(str(name))
+            self.types[(str(table), str(name))] = str(kind)
+        self.columns = {t: c for t, c in columns.items() if self._where_parts(t, c)}
         return self.columns
 
-    @staticmethod
-    def _where_parts(table: str, cols: list[str]) -> list[str]:
+    def _where_parts(self, table: str, cols: list[str]) -> list[str]:
         parts = [f"`{c}` IN %(users)s" for c in cols if c in USER_COLUMNS]
         if "id_type" in cols and "id_value" in cols:
             parts.append("(id_type, id_value) IN %(pairs)s")
-        if "identities" in cols:
+        if "identities" in cols and self.types.get((table, "identities"), "").startswith("Map("):
             parts.append(
                 "arrayExists(x -> x IN %(pairs)s, arrayZip(mapKeys(identities), "
                 "mapValues(identities)))"
@@ -143,7 +145,7 @@ class PersonTables:
         out: dict[str, list[dict[str, Any]]] = {}
         for table, cols in self.columns.items():
             where, params = self.predicate(table, person)
-            names = ", ".join(f"`{c}`" for c in cols)
+            names = ", ".join(self._readable(table, c) for c in cols)
             rows = self.writer.rows(
                 f"SELECT {names} FROM {self.database}.`{table}` WHERE {where}",  # noqa: S608
                 params,
@@ -151,6 +153,11 @@ class PersonTables:
             if rows:
                 out[table] = [dict(zip(cols, r, strict=True)) for r in rows]
         return out
+
+    def _readable(self, table: str, column: str) -> str:
+        if self.types.get((table, column), "").startswith("AggregateFunction("):
+            return f"finalizeAggregation(`{column}`)"
+        return f"`{column}`"
 
     def delete(self, person: Person) -> dict[str, int]:
         """Delete the person's rows from every table; returns rows found per table."""

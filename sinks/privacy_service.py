@@ -45,8 +45,8 @@ AUDIT_COLUMNS = [
     "requested_at",
     "done_at",
     "status",
-    "users",
-    "identities",
+    "user_count",
+    "identity_count",
     "removed_rows",
 ]
 

@@ -10,8 +10,8 @@ CREATE TABLE IF NOT EXISTS siyu.privacy_requests
     requested_at  DateTime64(3, 'UTC'),
     done_at       DateTime64(3, 'UTC'),
     status        LowCardinality(String),
-    users         UInt32,
-    identities    UInt32,
+    user_count      UInt32,
+    identity_count  UInt32,
     removed_rows  Map(String, UInt64)
 )
 ENGINE = ReplacingMergeTree(done_at)
