@@ -84,6 +84,11 @@ def _banner(settings: Settings, log_dir: object) -> None:
     _out(f"  sql        http://{s.host}:{s.port}/?query=…      chDB at {settings.chdb_path}")
     lookup = settings.lookup
     _out(f"  lookup     http://{lookup.host}:{lookup.port}/v1/users/…  read key: {read_key}")
+    _out(f"  sql auth   basic auth {project} / {read_key} (or X-Siyu-Key: {read_key})")
+    if keys.admin_key is not None:
+        admin_key = keys.admin_key.get_secret_value()
+        _out(f"  privacy    DELETE …/v1/users/{{type}}/{{value}}  admin key: {admin_key}")
+    _out(f"  overview   http://{s.host}:{s.port}/overview?key={read_key}")
     _out(
         f"  metrics    http://{c.host}:{c.port}/metrics, 127.0.0.1:{w.metrics_port}/metrics "
         f"(worker), 127.0.0.1:{settings.sink.metrics_port}/metrics (sink)"
