@@ -71,6 +71,10 @@ class ClickHouseSettings(BaseSettings):
     """Directory of the embedded chDB data; defaults to ``<data_dir>/chdb``."""
     database: str = "siyu"
     password: SecretStr | None = None
+    cluster: str | None = None
+    """Name of a ClickHouse cluster (``remote_servers``): tables are created ``ON CLUSTER`` it
+    with Replicated engines (needs ``{shard}``/``{replica}`` macros and Keeper).
+    Unset: one server."""
 
     @property
     def embedded(self) -> bool:
@@ -189,6 +193,8 @@ class WorkerSettings(BaseSettings):
     session_timeout_s: float = 10.0
     """Broker session timeout; JoinGroup on the embedded broker waits half of it."""
     metrics_port: int = 9101
+    metrics_host: str = "127.0.0.1"
+    """Address the worker's ``/metrics`` listens on (``0.0.0.0`` so Prometheus can scrape it)."""
     store: str = "memory://"
     """Faust table store. Rebuilt from changelogs, or from ClickHouse when they are empty."""
     count: int = Field(default=1, ge=1)
@@ -208,6 +214,8 @@ class SinkSettings(BaseSettings):
     linger_s: float = Field(default=0.5, gt=0)
     """… or when its oldest row has waited this long."""
     metrics_port: int = 9102
+    metrics_host: str = "127.0.0.1"
+    """Address the sink's ``/metrics`` listens on."""
     retry_max_s: float = Field(default=30.0, gt=0)
     """Longest pause between retries while ClickHouse is unavailable."""
 
