@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 import orjson
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -109,7 +110,11 @@ def privacy_routes(
             raw_type=request.path_params["id_type"],
             raw_value=request.path_params["id_value"],
         )
-        await publish_request(settings, record)
+        try:
+            await publish_request(settings, record)
+        except KafkaError as exc:
+            logger.warning("forget request not queued: Kafka unavailable (%s)", type(exc).__name__)
+            return _error(503, "unavailable", "the request could not be queued; try again")
         metrics.PRIVACY.labels(outcome="forget_accepted").inc()
         logger.info("forget request %s accepted", record.request_id)
         return _json({"request_id": record.request_id, "status": "accepted"}, 202)
