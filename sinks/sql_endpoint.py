@@ -126,6 +126,7 @@ def build_sql_app(writer: ClickHouseWriter, settings: Settings) -> Starlette:
         "max_result_rows": limits.max_result_rows,
         "result_overflow_mode": "throw",
         "max_rows_to_read": limits.max_rows_to_read,
+        "max_threads": limits.max_threads,
         "final": 1,
         "readonly": 1,
     }

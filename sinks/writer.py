@@ -8,7 +8,7 @@ Driver errors are translated here and never leave this module.
 from __future__ import annotations
 
 import logging
-import threading
+import queue
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from importlib import resources
@@ -76,8 +76,7 @@ class ClickHouseWriter:
         cluster: str | None = None,
     ):
         self._cluster = cluster
-        self._reader: Any = None
-        self._reader_lock = threading.Lock()
+        self._readers: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._path = ""
         with _mapped():
             if url is None:
@@ -130,30 +129,39 @@ class ClickHouseWriter:
             self._client.command(sql, parameters=parameters)
 
     def read(self, sql: str, settings: Mapping[str, int | float | str], fmt: str) -> bytes:
-        """Run one checked read (:mod:`sinks.sql_guard`) on the read connection.
+        """Run one checked read (:mod:`sinks.sql_guard`) on a read connection.
 
-        Embedded, reads use their own chDB connection: a long query never holds the
-        connection the sink inserts through. ``settings`` are our own limits, appended
-        in order (``readonly`` last, so nothing after it can change them).
+        Embedded, reads use chDB connections of their own, one per query running at
+        the same time (a connection runs one call at a time): a long query never holds
+        the connection the sink inserts through, nor the one another query needs.
+        ``settings`` are our own limits, appended in order (``readonly`` last, so
+        nothing after it can change them). Callers bound how many run at once.
         """
         clause = ", ".join(f"{name} = {_setting(value)}" for name, value in settings.items())
-        with _mapped():
-            return bytes(self._read_client().raw_query(f"{sql} SETTINGS {clause} FORMAT {fmt}"))
+        client = self._take_reader()
+        try:
+            with _mapped():
+                return bytes(client.raw_query(f"{sql} SETTINGS {clause} FORMAT {fmt}"))
+        finally:
+            self._readers.put(client)
 
-    def _read_client(self) -> Any:
-        if self._reader is None:
-            with self._reader_lock:
-                if self._reader is None:
-                    self._reader = (
-                        clickhouse_connect.get_client(interface="chdb", path=self._path)
-                        if self.embedded
-                        else self._client
-                    )
-        return self._reader
+    def _take_reader(self) -> Any:
+        try:
+            return self._readers.get_nowait()
+        except queue.Empty:
+            if not self.embedded:
+                return self._client
+            with _mapped():
+                return clickhouse_connect.get_client(interface="chdb", path=self._path)
 
     def close(self) -> None:
-        if self._reader is not None and self._reader is not self._client:
-            self._reader.close()
+        while True:
+            try:
+                reader = self._readers.get_nowait()
+            except queue.Empty:
+                break
+            if reader is not self._client:
+                reader.close()
         self._client.close()
 
 

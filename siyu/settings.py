@@ -153,6 +153,9 @@ class SqlSettings(BaseSettings):
     """Most rows one answer may hold (larger answers fail rather than truncate)."""
     max_rows_to_read: int = Field(default=0, ge=0)
     """Most rows one query may read (0: no limit beyond time and memory)."""
+    max_threads: int = Field(default=1, ge=1)
+    """Threads one query may use: the sink shares the process (and its cores) with every
+    query, so a heavy query must leave room for the inserts."""
     concurrency: int = Field(default=2, ge=1)
     """Queries run at the same time; more wait. Reads use their own chDB connection, so
     the sink's inserts never wait behind a query."""

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
+import time
 import uuid
+from typing import Any
 
+import httpx
 import pytest
 
 from tests.stack import READ_KEY, RunningStack
@@ -51,3 +55,41 @@ def test_siyu_sql_and_status_read_with_the_project_read_key(stack: RunningStack)
     assert (
         stack.http.post(stack.sql_url, content="SELECT 1", headers={"X-Siyu-Key": READ_KEY})
     ).status_code == 200
+
+
+def test_a_query_that_would_run_forever_ends_by_its_limit_while_events_land(
+    stack: RunningStack,
+) -> None:
+    outcome: dict[str, Any] = {}
+
+    def forever() -> None:
+        outcome["answer"] = httpx.post(
+            stack.sql_url,
+            content="SELECT count() FROM numbers(1e12)",
+            auth=("default", READ_KEY),
+            timeout=stack.settings.sql.max_execution_s + 60,
+        )
+
+    thread = threading.Thread(target=forever)
+    thread.start()
+    time.sleep(0.5)
+    run = uuid.uuid4().hex[:8]
+    events = [
+        {
+            "event_id": f"{run}-{i}",
+            "event": "view_product",
+            "platform": "h5",
+            "identities": {"anonymous_id": f"busy-{run}"},
+        }
+        for i in range(20)
+    ]
+    assert stack.post(events).status_code == 200
+    stack.wait_for(
+        f"SELECT count() FROM siyu.events WHERE event_id LIKE '{run}-%'", lambda n: n == 20
+    )
+    # The events were written (and read back) while the query was still running.
+    assert thread.is_alive()
+    thread.join()
+    answer = outcome["answer"]
+    assert answer.status_code == 400
+    assert "TIMEOUT_EXCEEDED" in answer.json()["error"]["message"]
