@@ -24,6 +24,7 @@ from streams.domain.located_yaml import (
     parse_duration,
 )
 from streams.domain.profile import new_profile
+from streams.domain.qr_codes import QrCode, parse_qr_codes
 from streams.domain.scenes import TOUCH_FIELDS
 from streams.domain.tag_definitions import (
     DAY_MS,
@@ -42,6 +43,7 @@ from streams.domain.tags import Facts
 
 __all__ = [
     "BUILTIN_TAGS",
+    "SHIPPED_QR_CODES",
     "SHIPPED_SCENES",
     "DefinitionError",
     "parse_definitions",
@@ -50,6 +52,8 @@ __all__ = [
 
 # Included-file name of the scene dictionary shipped with siyu (streams/config/scenes.yaml).
 SHIPPED_SCENES = "siyu:scenes.yaml"
+# The live-code registry used when the tags file names none (streams/config/qrcodes.yaml).
+SHIPPED_QR_CODES = "siyu:qrcodes.yaml"
 
 # Tags the engine computes itself; rule names may not reuse them.
 BUILTIN_TAGS = frozenset(
@@ -136,7 +140,7 @@ def _sources(f: SourceFile, doc: Mapping[str, Any]) -> SceneDictionary:
             return SceneDictionary()
         # No sources section: the shipped scene dictionary.
         doc = {"sources": {"scenes_file": SHIPPED_SCENES}}
-    node = mapping(f, doc, "sources", _SOURCE_KEYS | {"scenes_file"})
+    node = mapping(f, doc, "sources", _SOURCE_KEYS | {"scenes_file", "qrcodes_file"})
     parts: list[tuple[SourceFile, Mapping[str, Any]]] = []
     if "scenes_file" in node:
         inner, loaded = _included(f, node, "scenes_file")
@@ -144,7 +148,9 @@ def _sources(f: SourceFile, doc: Mapping[str, Any]) -> SceneDictionary:
         parts.append((inner, loaded))
     parts.append((f, node))
     # A key given in the tags file replaces the same key of the scene dictionary file.
-    owner = {key: part for part in parts for key in part[1] if key != "scenes_file"}
+    owner = {
+        key: part for part in parts for key in part[1] if key not in ("scenes_file", "qrcodes_file")
+    }
     scenes: dict[int, str] = {}
     if "scenes" in owner:
         scenes = _scene_values(*owner["scenes"])
@@ -158,7 +164,33 @@ def _sources(f: SourceFile, doc: Mapping[str, Any]) -> SceneDictionary:
     for key in ("utm_default", "share", "qr", "direct", "other"):
         src, holder = owner.get(key, (f, {}))
         names[key] = get(src, holder, key, "str", getattr(base, key))
-    return SceneDictionary(scenes=scenes, utm_mediums=mediums, **names)
+    codes, codes_source = _qr_registry(f, node)
+    return SceneDictionary(
+        scenes=scenes,
+        utm_mediums=mediums,
+        qr_codes=codes,
+        qr_codes_source=codes_source,
+        **names,
+    )
+
+
+def _qr_registry(f: SourceFile, node: Mapping[str, Any]) -> tuple[dict[str, QrCode], str]:
+    """The live-code registry named by ``sources.qrcodes_file`` (default: the shipped one)."""
+    if f.include is None:
+        return {}, ""
+    named = "qrcodes_file" in node
+    name = get(f, node, "qrcodes_file", "str", SHIPPED_QR_CODES)
+    try:
+        text, source = f.include(name)
+    except OSError as exc:
+        if not named:
+            return {}, ""  # no registry shipped alongside: codes keep their bare ids
+        f.fail(
+            line_of(node, "qrcodes_file"),
+            f"qrcodes_file: cannot read {name}: {exc.strerror or exc}",
+        )
+    inner = SourceFile(source, None)
+    return parse_qr_codes(inner, inner.load(text)), source
 
 
 def _lifecycle(f: SourceFile, doc: Mapping[str, Any]) -> LifecycleDef | None:
