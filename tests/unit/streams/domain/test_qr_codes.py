@@ -144,5 +144,5 @@ def test_tags_file_names_a_registry_or_uses_the_shipped_one() -> None:
     assert (
         parse_definitions("sources: {share: s}", source="t", include=include).scenes.qr_codes == {}
     )
-    with pytest.raises(DefinitionError, match="qrcodes_file: cannot read nope.yaml"):
+    with pytest.raises(DefinitionError, match=r"qrcodes_file: cannot read nope\.yaml"):
         parse_definitions("sources: {qrcodes_file: nope.yaml}", source="t", include=include)
