@@ -30,8 +30,8 @@ __all__ = [
 AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 CORP_ID = "wwdemo0000000001"
 APP_ID = "wxdemo0000000001"
-WECOM_TOKEN = "demo-wecom-token"
-WXOA_TOKEN = "demo-wxoa-token"
+WECOM_TOKEN = "demo-wecom-token"  # noqa: S105 - the demo project's public setting
+WXOA_TOKEN = "demo-wxoa-token"  # noqa: S105 - the demo project's public setting
 
 
 def _fields(fields: dict[str, Any]) -> str:
@@ -114,8 +114,14 @@ def wecom_post(xml: str, *, project: str = "default", timestamp: int | None = No
     return f"/v1/wecom/callback?{query}", envelope.encode()
 
 
-def wxoa_post(xml: str, *, safe: bool = False, project: str = "default",
-              timestamp: int | None = None, nonce: str | None = None) -> tuple[str, bytes]:  # fmt: skip
+def wxoa_post(
+    xml: str,
+    *,
+    safe: bool = False,
+    project: str = "default",
+    timestamp: int | None = None,
+    nonce: str | None = None,
+) -> tuple[str, bytes]:
     """(path with query, body) of an official-account callback, plain or safe mode."""
     ts = str(timestamp if timestamp is not None else int(time.time()))
     nonce = nonce or _nonce()

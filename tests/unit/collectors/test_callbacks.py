@@ -145,7 +145,7 @@ def test_replayed_callback_is_processed_once(
 def test_payload_that_does_not_decrypt_is_400_and_dead_lettered_as_received(
     client: TestClient, producer: InMemoryProducer
 ) -> None:
-    path, body = wecom_post(contact_xml("add_external_contact", "wmBad"))
+    path, _ = wecom_post(contact_xml("add_external_contact", "wmBad"))
     # Re-sign a corrupted ciphertext with the right token: the signature holds, AES fails.
     forged = "QUJD" * 8
     ts = path.split("timestamp=")[1].split("&")[0]
