@@ -35,6 +35,7 @@ EVENTS = TableSpec(
         "source",
         "warnings",
         "enrichment",
+        "entry",
     ),
 )
 DEAD_LETTERS = TableSpec(
@@ -84,6 +85,7 @@ def event_rows(record: Record) -> Iterator[tuple[TableSpec, Row]]:
                 source,
                 e["warnings"],
                 e["enrichment"],
+                e["entry"],
             ),
         )
 
