@@ -22,7 +22,7 @@ import asyncio
 import binascii
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, Literal
 from xml.parsers.expat import ExpatError
 from zoneinfo import ZoneInfo
@@ -41,6 +41,7 @@ from collectors.exceptions import BadBody, CollectorError, Unauthorized, Unknown
 from collectors.http import Incoming, send_answer
 from collectors.keys import group_by_key
 from collectors.producer import EventProducer, Message
+from collectors.wecom_api import UnionidFetcher
 from collectors.wecom_events import callback_key, wecom_events
 from collectors.wire import encode_batch
 from collectors.wxoa_events import wxoa_events
@@ -84,6 +85,10 @@ class _Project:
                 p.wecom.encoding_aes_key.get_secret_value(),
                 p.wecom.corp_id,
             )
+        self.fetcher: UnionidFetcher | None = None
+        api = p.wecom_api
+        if p.wecom is not None and api is not None and api.fetch_unionid and api.secret:
+            self.fetcher = UnionidFetcher(p.wecom.corp_id, api.secret.get_secret_value())
         self.oa_token = ""
         self.app_id = ""
         self.oa_crypto: OfficialAccountCrypto | None = None
@@ -196,7 +201,11 @@ class Callbacks:
         def events() -> list[TrackEvent]:
             return wecom_events(data, corp_id=p.corp_id, received_at=received_at, zone=p.zone)
 
-        await self._accept("wecom", name, req, data, timestamp, nonce, events, received_at)
+        found = await self._accept("wecom", name, req, data, timestamp, nonce, events, received_at)
+        if p.fetcher is not None:
+            for event in found:
+                if external := p.fetcher.wanted(event):
+                    self._later(self._fetch_unionid(name, req, p.fetcher, external, event.time))
         return b""
 
     # -- official account --------------------------------------------------------------------
@@ -271,32 +280,43 @@ class Callbacks:
         nonce: str,
         events: Callable[[], list[TrackEvent]],
         received_at: int,
-    ) -> None:
+    ) -> list[TrackEvent]:
+        """Produce the callback's events unless it was seen before; the events produced."""
         now_s = int(self.clock())
         fresh_request = self.guard.first_time(f"{name}|{kind}|ts|{timestamp}|{nonce}", now_s)
         fresh_message = self.guard.first_time(f"{name}|{kind}|msg|{callback_key(data)}", now_s)
         if not (fresh_request and fresh_message):
             metrics.CALLBACKS.labels(kind, name, "duplicate").inc()
-            return
+            return []
         found = events()
         metrics.CALLBACKS.labels(kind, name, "ok").inc()
         metrics.CALLBACK_EVENTS.labels(kind, name).inc(len(found))
-        if not found:
-            return
-        ip = req.peer
-        messages: list[Message] = [
+        if found:
+            await self._produce(self._messages(kind, name, req, found, received_at))
+        return found
+
+    def _messages(
+        self, kind: Kind, name: str, req: Incoming, found: list[TrackEvent], received_at: int
+    ) -> list[Message]:
+        return [
             (self.raw_topic, b.key.encode(), encode_batch(b))
             for b in group_by_key(
                 found,
                 project=name,
                 received_at=received_at,
                 sent_at=None,
-                ip=ip,
+                ip=req.peer,
                 user_agent=req.headers.get("user-agent", "")[:1024],
                 source=kind,
             )
         ]
-        await self._produce(messages)
+
+    async def _fetch_unionid(
+        self, name: str, req: Incoming, fetcher: UnionidFetcher, external: str, at: int
+    ) -> None:
+        found = await fetcher.identify(external, at)
+        if found is not None:
+            await self._send(self._messages("wecom", name, req, [found], at))
 
     async def _dead_letter(self, name: str, req: Incoming, body: bytes, reason: str) -> None:
         dl = DeadLetter(
@@ -309,12 +329,15 @@ class Callbacks:
         )
         await self._produce([(self.dead_topic, name.encode(), encode_dead_letter(dl))])
 
-    async def _produce(self, messages: Sequence[Message]) -> None:
-        """Send, but return within :data:`ANSWER_WITHIN_S`; a slower send finishes later."""
-        task = asyncio.create_task(self._send(messages))
+    def _later(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        task = asyncio.create_task(work)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
-        await asyncio.wait({task}, timeout=ANSWER_WITHIN_S)
+        return task
+
+    async def _produce(self, messages: Sequence[Message]) -> None:
+        """Send, but return within :data:`ANSWER_WITHIN_S`; a slower send finishes later."""
+        await asyncio.wait({self._later(self._send(messages))}, timeout=ANSWER_WITHIN_S)
 
     async def _send(self, messages: Sequence[Message]) -> None:
         try:
