@@ -283,9 +283,12 @@ class Callbacks:
     ) -> list[TrackEvent]:
         """Produce the callback's events unless it was seen before; the events produced."""
         now_s = int(self.clock())
-        fresh_request = self.guard.first_time(f"{name}|{kind}|ts|{timestamp}|{nonce}", now_s)
-        fresh_message = self.guard.first_time(f"{name}|{kind}|msg|{callback_key(data)}", now_s)
-        if not (fresh_request and fresh_message):
+        # The message key is only remembered for a fresh request: a replayed timestamp +
+        # nonce (plain mode signs nothing else) cannot mark a message it does not carry.
+        fresh = self.guard.first_time(
+            f"{name}|{kind}|ts|{timestamp}|{nonce}", now_s
+        ) and self.guard.first_time(f"{name}|{kind}|msg|{callback_key(data)}", now_s)
+        if not fresh:
             metrics.CALLBACKS.labels(kind, name, "duplicate").inc()
             return []
         found = events()
