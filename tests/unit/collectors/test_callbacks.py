@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlencode
 
 import pytest
@@ -10,6 +12,7 @@ from prometheus_client import REGISTRY
 from starlette.testclient import TestClient
 from wechatpy.enterprise.crypto import WeChatCrypto
 
+from collectors import callbacks
 from collectors.app import build_app
 from siyu.settings import Settings
 from tests.fakes import InMemoryProducer
@@ -283,3 +286,25 @@ def test_official_account_bad_xml_is_dead_lettered(
     r = client.post(path, content=b"<xml><not-closed>")
     assert r.status_code == 400
     assert [d.payload for d in producer.dead_letters()] == [b"<xml><not-closed>"]
+
+
+class _SlowProducer(InMemoryProducer):
+    """A broker that takes a second per send (Kafka away, spool slow)."""
+
+    async def send_many(self, messages: Any) -> None:
+        await asyncio.sleep(1.0)
+        await super().send_many(messages)
+
+
+def test_tencent_is_answered_before_a_slow_send_finishes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(callbacks, "ANSWER_WITHIN_S", 0.05)
+    slow = _SlowProducer()
+    with TestClient(build_app(Settings(data_dir=tmp_path), slow)) as c:
+        path, body = wecom_post(contact_xml("add_external_contact", "wmSlow", state="q"))
+        r = c.post(path, content=body)
+        assert r.status_code == 200
+        assert slow.sent == []  # answered while the send is still under way
+    # Shutting down waits for the background send: nothing is lost.
+    assert [e.identities["wecom_external_id"] for e in slow.events()] == ["wmSlow"]
