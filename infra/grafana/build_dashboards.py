@@ -361,7 +361,7 @@ RETENTION = dashboard(
 )
 
 
-# Live codes (活码) and WeCom groups (社群): views of sinks/migrations/050_wechat.sql.
+# Live codes (活码) and WeCom groups (社群): views of sinks/migrations/060_wechat.sql.
 DEAD_AFTER_DAYS = 7
 WECHAT = dashboard(
     "siyu-wechat",
