@@ -21,11 +21,21 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from streams.domain.located_yaml import SourceFile, check_keys, line_of
+from streams.domain.located_yaml import SourceFile, check_keys, get, line_of
 
-__all__ = ["KINDS", "QrCode", "dump_qr_codes", "parse_qr_codes", "qr_names"]
+__all__ = [
+    "KINDS",
+    "SHIPPED_QR_CODES",
+    "QrCode",
+    "dump_qr_codes",
+    "parse_qr_codes",
+    "qr_names",
+    "registry_from_sources",
+]
 
 KINDS = ("live", "static")
+# The live-code registry used when the tags file names none (streams/config/qrcodes.yaml).
+SHIPPED_QR_CODES = "siyu:qrcodes.yaml"
 _FIELDS = frozenset({"name", "channel", "material", "campaign", "staff", "kind"})
 
 
@@ -100,3 +110,23 @@ def qr_names(codes: Mapping[str, QrCode], qr_id: str) -> dict[str, str]:
         "qr_staff": code.staff,
         "qr_kind": code.kind,
     }
+
+
+def registry_from_sources(f: SourceFile, node: Mapping[str, Any]) -> tuple[dict[str, QrCode], str]:
+    """The live-code registry named by ``sources.qrcodes_file`` of a tags file (default:
+    the shipped one, and no codes when that cannot be read), and the file it came from."""
+    if f.include is None:
+        return {}, ""
+    named = "qrcodes_file" in node
+    name = get(f, node, "qrcodes_file", "str", SHIPPED_QR_CODES)
+    try:
+        text, source = f.include(name)
+    except OSError as exc:
+        if not named:
+            return {}, ""  # no registry shipped alongside: codes keep their bare ids
+        f.fail(
+            line_of(node, "qrcodes_file"),
+            f"qrcodes_file: cannot read {name}: {exc.strerror or exc}",
+        )
+    inner = SourceFile(source, None)
+    return parse_qr_codes(inner, inner.load(text)), source

@@ -24,7 +24,7 @@ from streams.domain.located_yaml import (
     parse_duration,
 )
 from streams.domain.profile import new_profile
-from streams.domain.qr_codes import QrCode, parse_qr_codes
+from streams.domain.qr_codes import SHIPPED_QR_CODES, registry_from_sources
 from streams.domain.scenes import TOUCH_FIELDS
 from streams.domain.tag_definitions import (
     DAY_MS,
@@ -52,8 +52,6 @@ __all__ = [
 
 # Included-file name of the scene dictionary shipped with siyu (streams/config/scenes.yaml).
 SHIPPED_SCENES = "siyu:scenes.yaml"
-# The live-code registry used when the tags file names none (streams/config/qrcodes.yaml).
-SHIPPED_QR_CODES = "siyu:qrcodes.yaml"
 
 # Tags the engine computes itself; rule names may not reuse them.
 BUILTIN_TAGS = frozenset(
@@ -164,7 +162,7 @@ def _sources(f: SourceFile, doc: Mapping[str, Any]) -> SceneDictionary:
     for key in ("utm_default", "share", "qr", "direct", "other"):
         src, holder = owner.get(key, (f, {}))
         names[key] = get(src, holder, key, "str", getattr(base, key))
-    codes, codes_source = _qr_registry(f, node)
+    codes, codes_source = registry_from_sources(f, node)
     return SceneDictionary(
         scenes=scenes,
         utm_mediums=mediums,
@@ -172,25 +170,6 @@ def _sources(f: SourceFile, doc: Mapping[str, Any]) -> SceneDictionary:
         qr_codes_source=codes_source,
         **names,
     )
-
-
-def _qr_registry(f: SourceFile, node: Mapping[str, Any]) -> tuple[dict[str, QrCode], str]:
-    """The live-code registry named by ``sources.qrcodes_file`` (default: the shipped one)."""
-    if f.include is None:
-        return {}, ""
-    named = "qrcodes_file" in node
-    name = get(f, node, "qrcodes_file", "str", SHIPPED_QR_CODES)
-    try:
-        text, source = f.include(name)
-    except OSError as exc:
-        if not named:
-            return {}, ""  # no registry shipped alongside: codes keep their bare ids
-        f.fail(
-            line_of(node, "qrcodes_file"),
-            f"qrcodes_file: cannot read {name}: {exc.strerror or exc}",
-        )
-    inner = SourceFile(source, None)
-    return parse_qr_codes(inner, inner.load(text)), source
 
 
 def _lifecycle(f: SourceFile, doc: Mapping[str, Any]) -> LifecycleDef | None:
