@@ -7,6 +7,8 @@ one and ``siyu collector`` the spooling Kafka one. Routes:
   deflate ``Content-Encoding``; ``text/plain`` (sendBeacon) alike.
 - ``GET /v1/pixel.gif?data=<base64url>``: image beacon, answers a 1×1 GIF.
 - ``POST/GET /sa``, ``GET/POST /sa.gif`` (``?project=``): the Sensors Data wire format.
+- ``GET/POST /v1/wecom/callback``, ``GET/POST /v1/wxoa/callback`` (``?project=``): Tencent's
+  server callbacks (:mod:`collectors.callbacks`).
 - ``GET /healthz``, ``GET /metrics`` (Starlette).
 
 Every known failure is a :class:`CollectorError`, mapped to one answer in ``_answer_error``.
@@ -30,6 +32,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from collectors import metrics
+from collectors.callbacks import CALLBACK_PATHS, Callbacks
 from collectors.cors import CORSMiddleware
 from collectors.enrichment import Enricher
 from collectors.exceptions import (
@@ -316,13 +319,18 @@ def _routes(limits: Limits) -> dict[str, IngestRoute]:
 class _Dispatch:
     """Ingestion paths go straight to the collector; the rest to Starlette."""
 
-    def __init__(self, collector: Collector, other: ASGIApp) -> None:
+    def __init__(self, collector: Collector, callbacks: Callbacks, other: ASGIApp) -> None:
         self.collector = collector
+        self.callbacks = callbacks
         self.other = other
         self.routes = _routes(collector.limits)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        route = self.routes.get(scope.get("path", "")) if scope["type"] == "http" else None
+        path = scope.get("path", "")
+        route = self.routes.get(path) if scope["type"] == "http" else None
+        if route is None and path in CALLBACK_PATHS and scope["type"] == "http":
+            await self.callbacks.handle(Incoming(scope), receive, send)
+            return
         if route is None:
             await self.other(scope, receive, send)
             return
@@ -335,6 +343,7 @@ class _Dispatch:
 
 def build_app(settings: Settings, producer: EventProducer) -> ASGIApp:
     collector = Collector(settings, producer)
+    callbacks = Callbacks(settings, producer, max_body_bytes=collector.limits.max_body_bytes)
 
     async def healthz(_: Request) -> Response:
         state = getattr(producer, "state", None)
@@ -350,9 +359,12 @@ def build_app(settings: Settings, producer: EventProducer) -> ASGIApp:
         try:
             yield
         finally:
+            await callbacks.drain()
             await producer.stop()
 
     other = Starlette(
         routes=[Route("/healthz", healthz), Route("/metrics", prometheus)], lifespan=lifespan
     )
-    return CORSMiddleware(_Dispatch(collector, other), origins=settings.collector.cors_origins)
+    return CORSMiddleware(
+        _Dispatch(collector, callbacks, other), origins=settings.collector.cors_origins
+    )

@@ -11,6 +11,9 @@ from prometheus_client import Counter, Gauge, Histogram
 
 __all__ = [
     "BYTES",
+    "CALLBACKS",
+    "CALLBACK_EVENTS",
+    "CALLBACK_PRODUCE_FAILED",
     "EVENTS",
     "LATENCY",
     "PRODUCER_QUEUE",
@@ -59,6 +62,23 @@ SPOOLED = Counter(
 SPOOL_BYTES = Gauge("siyu_collector_spool_bytes", "Spooled bytes not yet replayed to Kafka")
 SPOOL_AGE = Gauge(
     "siyu_collector_spool_oldest_seconds", "Age of the oldest spooled message not yet replayed"
+)
+
+# Tencent's server callbacks (WeCom, official account): outcome is ok, verified, duplicate,
+# bad_signature, stale_timestamp, bad_payload, unknown_project, not_configured, …
+CALLBACKS = Counter(
+    "siyu_collector_callbacks_total",
+    "Tencent server callbacks by kind (wecom, wxoa), project and outcome",
+    ["kind", "project", "outcome"],
+)
+CALLBACK_EVENTS = Counter(
+    "siyu_collector_callback_events_total",
+    "siyu events made from accepted callbacks",
+    ["kind", "project"],
+)
+CALLBACK_PRODUCE_FAILED = Counter(
+    "siyu_collector_callback_produce_failed_total",
+    "Callback messages neither Kafka nor the spool took (after Tencent was answered)",
 )
 RATE_LIMITED = Counter(
     "siyu_collector_rate_limited_total",

@@ -13,12 +13,14 @@ from prometheus_client import start_http_server
 
 from schemas.state_value import clear_origins
 from sinks.privacy_service import PrivacyService
+from sinks.qr_codes import watch_qr_codes
 from sinks.retention import apply_retention
 from sinks.seeding import seed_empty_changelogs, seed_empty_config_topics
 from sinks.service import SinkService, load_routes
 from sinks.sql_endpoint import build_sql_app
 from sinks.writer import ClickHouseWriter
 from siyu.settings import Settings
+from streams.qr_registry import registry_path
 
 __all__ = ["open_writer", "serve"]
 
@@ -78,10 +80,13 @@ async def serve(settings: Settings) -> None:
         )
         sql_server = _OwnSignalsServer(config)
         sql_task = asyncio.create_task(sql_server.serve())
+    qr_task = asyncio.create_task(watch_qr_codes(writer, registry_path(settings.tags.file), stop))
     privacy = asyncio.create_task(PrivacyService(settings, writer).run(stop))
     try:
         await service.run(stop)
     finally:
+        stop.set()
+        await qr_task
         privacy.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await privacy

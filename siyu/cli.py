@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 
+from siyu.qr_cli import qr_app
 from siyu.settings import Settings
 
 __all__ = ["app", "main"]
@@ -22,6 +23,7 @@ app = typer.Typer(
     help=__doc__,
     pretty_exceptions_show_locals=False,
 )
+app.add_typer(qr_app, name="qr")
 logger = logging.getLogger("siyu")
 
 
@@ -98,6 +100,8 @@ def _banner(settings: Settings, log_dir: object) -> None:
         f"(worker), 127.0.0.1:{settings.sink.metrics_port}/metrics (sink), "
         f"127.0.0.1:{settings.webhooks.metrics_port}/metrics (webhooks)"
     )
+    callbacks = f"http://{c.host}:{c.port}/v1/wecom/callback?project={project}"
+    _out(f"  wechat     {callbacks}, /v1/wxoa/callback?project={project}  (docs/wechat.md)")
     _out(f"  project    {project}")
     _out(f"  logs       {log_dir}")
     _out("Send demo traffic with `siyu demo` (or `make demo`), then `siyu status` or")

@@ -286,6 +286,16 @@ class OfficialAccountCallback(BaseModel):
     encoding_aes_key: SecretStr | None = None
 
 
+class WeComApi(BaseModel):
+    """Optional WeCom API access (off by default): fetch each new contact's unionid."""
+
+    model_config = ConfigDict(**_FROZEN)  # type: ignore[typeddict-item]
+
+    fetch_unionid: bool = False
+    secret: SecretStr | None = None
+    """The secret of the WeCom app allowed to read external contacts (客户联系)."""
+
+
 class Project(BaseModel):
     model_config = ConfigDict(**_FROZEN)  # type: ignore[typeddict-item]
 
@@ -297,6 +307,7 @@ class Project(BaseModel):
     """IANA zone of every day of this project (funnel entry day, cohorts, "today")."""
     wecom: WeComCallback | None = None
     wxoa: OfficialAccountCallback | None = None
+    wecom_api: WeComApi | None = None
 
     @field_validator("timezone")
     @classmethod
