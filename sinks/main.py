@@ -12,7 +12,7 @@ import uvicorn
 from prometheus_client import start_http_server
 
 from schemas.state_value import clear_origins
-from sinks.seeding import seed_empty_changelogs
+from sinks.seeding import seed_empty_changelogs, seed_empty_config_topics
 from sinks.service import SinkService, load_routes
 from sinks.sql_endpoint import build_sql_app
 from sinks.writer import ClickHouseWriter
@@ -37,13 +37,14 @@ def open_writer(settings: Settings) -> ClickHouseWriter:
         url=settings.clickhouse.url,
         chdb_path=settings.chdb_path,
         password=password.get_secret_value() if password else None,
+        cluster=settings.clickhouse.cluster,
     )
 
 
 async def serve(settings: Settings) -> None:
     writer = open_writer(settings)
     writer.migrate()
-    start_http_server(settings.sink.metrics_port, addr="127.0.0.1")
+    start_http_server(settings.sink.metrics_port, addr=settings.sink.metrics_host)
     seeded = await seed_empty_changelogs(
         writer,
         bootstrap=settings.kafka.bootstrap,
@@ -54,6 +55,9 @@ async def serve(settings: Settings) -> None:
     )
     if seeded:
         logger.info("seeded empty changelogs from ClickHouse: %s", seeded)
+    await seed_empty_config_topics(
+        writer, bootstrap=settings.kafka.bootstrap, topic=settings.kafka.topic
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

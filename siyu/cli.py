@@ -78,9 +78,16 @@ def _banner(settings: Settings, log_dir: object) -> None:
     _out(f"  sql        http://{s.host}:{s.port}/?query=…      chDB at {settings.chdb_path}")
     lookup = settings.lookup
     _out(f"  lookup     http://{lookup.host}:{lookup.port}/v1/users/…  read key: {read_key}")
+    if keys.admin_key is not None:
+        admin_key = keys.admin_key.get_secret_value()
+        _out(
+            f"  admin      http://{lookup.host}:{lookup.port}/v1/segments, /v1/subscriptions  "
+            f"admin key: {admin_key}"
+        )
     _out(
         f"  metrics    http://{c.host}:{c.port}/metrics, 127.0.0.1:{w.metrics_port}/metrics "
-        f"(worker), 127.0.0.1:{settings.sink.metrics_port}/metrics (sink)"
+        f"(worker), 127.0.0.1:{settings.sink.metrics_port}/metrics (sink), "
+        f"127.0.0.1:{settings.webhooks.metrics_port}/metrics (webhooks)"
     )
     _out(f"  project    {project}")
     _out(f"  logs       {log_dir}")
@@ -126,6 +133,15 @@ def lookup() -> None:
 
 
 @app.command()
+def webhooks() -> None:
+    """Run the webhook delivery process (started by `siyu run`)."""
+    from webhooks.service import serve
+
+    _setup_logging()
+    asyncio.run(serve(Settings()))
+
+
+@app.command()
 def topics() -> None:
     """Create every siyu topic with its final partition count."""
     from siyu.topics import ensure_topics
@@ -167,12 +183,26 @@ def demo(
     users: Annotated[int, typer.Option(help="synthetic users")] = 200,
     days: Annotated[int, typer.Option(help="days of history to spread them over")] = 3,
     seed: Annotated[int, typer.Option(help="random seed (same seed, same traffic)")] = 7,
+    webhooks: Annotated[
+        bool, typer.Option(help="print segment webhooks received by a local receiver")
+    ] = True,
+    watch: Annotated[float, typer.Option(help="seconds to wait for webhooks at most")] = 30.0,
 ) -> None:
     """Send realistic synthetic mini-program + H5 traffic to the running collector."""
+    from contextlib import nullcontext
+
     from siyu.demo import send_demo
+    from siyu.demo_webhooks import wait_quiet, watching_segments
 
     _setup_logging("WARNING")
-    report = send_demo(Settings(), users=users, days=days, seed=seed)
+    settings = Settings()
+    receiving = watching_segments(settings, _out) if webhooks else nullcontext()
+    with receiving as receiver:
+        report = send_demo(settings, users=users, days=days, seed=seed)
+        if receiver is not None:
+            _out(f"waiting up to {watch:.0f}s for segment webhooks …")
+            wait_quiet(receiver, at_most=watch)
+            _out(f"{len(receiver.received)} webhooks received")
     _out(
         f"sent {report.events} events for {report.users} users in {report.requests} requests "
         f"({report.seconds:.2f}s, {report.events / max(report.seconds, 1e-9):,.0f} events/s); "

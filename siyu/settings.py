@@ -20,10 +20,12 @@ __all__ = [
     "KafkaSettings",
     "LookupSettings",
     "Project",
+    "SegmentSettings",
     "Settings",
     "SinkSettings",
     "SqlSettings",
     "TagSettings",
+    "WebhookSettings",
     "WorkerSettings",
 ]
 
@@ -67,6 +69,10 @@ class ClickHouseSettings(BaseSettings):
     """Directory of the embedded chDB data; defaults to ``<data_dir>/chdb``."""
     database: str = "siyu"
     password: SecretStr | None = None
+    cluster: str | None = None
+    """Name of a ClickHouse cluster (``remote_servers``): tables are created ``ON CLUSTER`` it
+    with Replicated engines (needs ``{shard}``/``{replica}`` macros and Keeper).
+    Unset: one server."""
 
     @property
     def embedded(self) -> bool:
@@ -151,6 +157,29 @@ class TagSettings(BaseSettings):
     """How often a worker rebuilds its timer schedule from its whole table."""
 
 
+class SegmentSettings(BaseSettings):
+    model_config = _section("SIYU_SEGMENTS_")
+
+    file: Path | None = None
+    """Segment definition file (YAML, docs/segments.md); unset means the shipped set."""
+
+
+class WebhookSettings(BaseSettings):
+    model_config = _section("SIYU_WEBHOOKS_")
+
+    metrics_port: int = 9103
+    """Prometheus metrics of the webhook delivery process."""
+    timeout_s: float = Field(default=10.0, gt=0)
+    """A receiver that has not answered in this time counts as failed (retried)."""
+    retry_for_s: float = Field(default=86_400.0, gt=0)
+    """How long a delivery is retried before it goes to the subscription's dead letters."""
+    backoff_first_s: float = Field(default=1.0, gt=0)
+    """First retry pause; each next one doubles (with jitter) up to ``backoff_max_s``."""
+    backoff_max_s: float = Field(default=3600.0, gt=0)
+    concurrency: int = Field(default=8, ge=1)
+    """Requests in flight per subscription (users in parallel; one user's in order)."""
+
+
 class WorkerSettings(BaseSettings):
     model_config = _section("SIYU_WORKER_")
 
@@ -159,6 +188,8 @@ class WorkerSettings(BaseSettings):
     session_timeout_s: float = 10.0
     """Broker session timeout; JoinGroup on the embedded broker waits half of it."""
     metrics_port: int = 9101
+    metrics_host: str = "127.0.0.1"
+    """Address the worker's ``/metrics`` listens on (``0.0.0.0`` so Prometheus can scrape it)."""
     store: str = "memory://"
     """Faust table store. Rebuilt from changelogs, or from ClickHouse when they are empty."""
     count: int = Field(default=1, ge=1)
@@ -178,6 +209,8 @@ class SinkSettings(BaseSettings):
     linger_s: float = Field(default=0.5, gt=0)
     """… or when its oldest row has waited this long."""
     metrics_port: int = 9102
+    metrics_host: str = "127.0.0.1"
+    """Address the sink's ``/metrics`` listens on."""
     retry_max_s: float = Field(default=30.0, gt=0)
     """Longest pause between retries while ClickHouse is unavailable."""
 
@@ -266,6 +299,8 @@ class Settings(BaseSettings):
     tags: TagSettings = Field(default_factory=TagSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     sink: SinkSettings = Field(default_factory=SinkSettings)
+    segments: SegmentSettings = Field(default_factory=SegmentSettings)
+    webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
 
     @field_validator("data_dir")
     @classmethod
@@ -323,6 +358,8 @@ class Settings(BaseSettings):
             "tags",
             "worker",
             "sink",
+            "segments",
+            "webhooks",
         ):
             model = getattr(self, section)
             for name, value in model.model_dump().items():
