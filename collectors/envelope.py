@@ -262,6 +262,17 @@ def _check_value(value: Any, depth: int, limits: Limits) -> str | None:
     return None
 
 
+def _item_problem(item: Any) -> str | None:
+    """Why an item event's ``context.item`` cannot name an item, or None."""
+    if not isinstance(item, dict):
+        return "item events need context.item = {type, id} (Sensors: item_type, item_id)"
+    for part in ("type", "id"):
+        value = item.get(part)
+        if type(value) is not str or not 0 < len(value) <= _MAX_IDENTITY_VALUE:
+            return f"item {part} must be a non-empty string of at most {_MAX_IDENTITY_VALUE} chars"
+    return None
+
+
 _LIMIT_TEXT = {
     "value_too_large": "a value is larger than max_value_bytes ({limits.max_value_bytes})",
     "too_deep": "values nest deeper than max_depth ({limits.max_depth})",
@@ -319,8 +330,15 @@ def normalize(
     problem = _check_value(properties, 0, limits) or _check_value(context, 0, limits)
     if problem:
         return reject(problem, _LIMIT_TEXT[problem].format(limits=limits), event_id)
-    identities, warnings = clean_identities(raw.get("identities"))
-    if not identities and etype not in _ITEM_TYPES:
+    raw_identities = raw.get("identities")
+    if raw_identities is not None and not isinstance(raw_identities, dict):
+        return reject("bad_identities", "identities must be an object", event_id)
+    identities, warnings = clean_identities(raw_identities)
+    if etype in _ITEM_TYPES:
+        problem = _item_problem(context.get("item"))
+        if problem:
+            return reject("bad_item", problem, event_id)
+    elif not identities:
         return reject("no_identity", "no usable identity", event_id)
     client_time: int | None = None
     if raw.get("time") is not None:
