@@ -39,14 +39,17 @@ from collectors.exceptions import (
     BadBody,
     CollectorError,
     ProduceFailed,
+    RateLimited,
     Unauthorized,
     UnknownProject,
 )
 from collectors.http import Incoming, send_answer
+from collectors.ip_privacy import IpPolicy
 from collectors.keys import group_by_key
 from collectors.limits import Limits
 from collectors.parsing import Parsed, inflate, parse_native, parse_pixel
 from collectors.producer import EventProducer, Message
+from collectors.rate_limits import RateLimits
 from collectors.sensors import parse_sensors
 from collectors.wire import encode_batch
 from schemas.records import DeadLetter, encode_dead_letter
@@ -108,6 +111,9 @@ class Collector:
             p.write_key.get_secret_value(): name for name, p in settings.projects.items()
         }
         self.m = _Counters()
+        self.rates = RateLimits(settings.collector)
+        privacy = settings.privacy
+        self.stored_ip = IpPolicy(privacy.ip, privacy.ip_salt.get_secret_value())
 
     # -- who is sending --------------------------------------------------------------------
     def project_for_key(self, req: Incoming) -> str:
@@ -201,6 +207,14 @@ class Collector:
             raise CollectorError(f"{req.method} not allowed here", status=405, code="method")
         project = self.project_for_sensors(req) if route.sensors else self.project_for_key(req)
         req.scope["siyu.project"] = project
+        ip = self.enricher.ip(req.peer, req.headers.get("x-forwarded-for"))
+        refused = self.rates.check(project, ip, time.monotonic())
+        if refused is not None:
+            self.m.get(metrics.RATE_LIMITED, route.name, refused.limit).inc()
+            raise RateLimited(
+                f"too many requests for this {'write key' if refused.limit == 'key' else 'IP'}",
+                retry_after_s=refused.retry_after_s,
+            )
         if len(req.query_string) > self.limits.max_url_bytes:
             raise BadBody(
                 f"query string longer than {self.limits.max_url_bytes} bytes",
@@ -210,9 +224,9 @@ class Collector:
         raw = await req.body(receive, self.limits.max_body_bytes)
         self.m.get(metrics.BYTES, route.name).inc(len(raw) + len(req.query_string))
         received_at = _now_ms()
-        ip = self.enricher.ip(req.peer, req.headers.get("x-forwarded-for"))
         ua = req.headers.get("user-agent", "")[:1024]
         enrichment = self.enricher.enrich(ip, ua)
+        ip = self.stored_ip(ip)
         try:
             parsed = route.parse(req, self.decode_body(req, raw), received_at, enrichment)
         except BadBody as exc:
@@ -272,7 +286,7 @@ class Collector:
         self.m.get(metrics.REQUESTS, route, project, exc.code).inc()
         self.m.get(metrics.REJECTIONS, route, exc.code).inc()
         headers = {}
-        if isinstance(exc, ProduceFailed):
+        if isinstance(exc, ProduceFailed | RateLimited):
             headers["Retry-After"] = str(exc.retry_after_s)
         body = orjson.dumps({"error": exc.reason, "code": exc.code})
         await send_answer(send, exc.status, body, b"application/json", headers)

@@ -17,6 +17,7 @@ __all__ = [
     "EVENTS",
     "LATENCY",
     "PRODUCER_QUEUE",
+    "RATE_LIMITED",
     "REJECTIONS",
     "REQUESTS",
     "SPOOLED",
@@ -78,4 +79,9 @@ CALLBACK_EVENTS = Counter(
 CALLBACK_PRODUCE_FAILED = Counter(
     "siyu_collector_callback_produce_failed_total",
     "Callback messages neither Kafka nor the spool took (after Tencent was answered)",
+)
+RATE_LIMITED = Counter(
+    "siyu_collector_rate_limited_total",
+    "Requests refused by a rate limit (limit: key or ip)",
+    ["route", "limit"],
 )
