@@ -105,7 +105,9 @@ def build_app(
 
     return Starlette(
         routes=[
-            *privacy_routes(settings, rules, identities, tags),
+            *privacy_routes(
+                settings, rules, identities, tags, properties=properties, segments=segments
+            ),
             Route("/v1/users/{id_type}/{id_value:path}", user, methods=["GET"]),
             Route("/healthz", healthz),
             Route("/metrics", prometheus),

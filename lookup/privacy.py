@@ -26,6 +26,7 @@ from starlette.routing import Route
 
 from lookup import metrics
 from lookup.index import IdentityIndex, TagIndex, view
+from lookup.segment_index import PropertyIndex, SegmentIndex
 from schemas.privacy_records import PrivacyRequest, encode_request
 from siyu.settings import Settings
 from streams.domain.identity_model import USER_ID
@@ -60,7 +61,13 @@ async def publish_request(settings: Settings, request: PrivacyRequest) -> None:
 
 
 def privacy_routes(
-    settings: Settings, rules: IdentityRules, identities: IdentityIndex, tags: TagIndex
+    settings: Settings,
+    rules: IdentityRules,
+    identities: IdentityIndex,
+    tags: TagIndex,
+    *,
+    properties: PropertyIndex | None = None,
+    segments: SegmentIndex | None = None,
 ) -> list[Route]:
     admin_keys = {
         p.admin_key.get_secret_value(): name
@@ -100,6 +107,10 @@ def privacy_routes(
         if user is not None:
             identities.forget(project, user)
             tags.forget(project, user)
+            if properties is not None:
+                properties.forget(project, user)
+            if segments is not None:
+                segments.forget(project, user)
         record = PrivacyRequest(
             request_id=uuid.uuid4().hex,
             project=project,

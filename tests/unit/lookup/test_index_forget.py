@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from lookup.index import IdentityIndex, TagIndex, view
+from lookup.segment_index import PropertyIndex, SegmentIndex
 from schemas.identity_records import IdentityAssignment
+from schemas.segment_records import SegmentChanges, UserProperties
 from schemas.tag_records import TagChanges
+from streams.domain.segments import SegmentChange
 from streams.domain.tag_definitions import TagChange
 
 
@@ -38,3 +41,19 @@ def test_forget_drops_the_user_and_its_identities() -> None:
     # A later unbinding (the forget's identity.map records) keeps them unknown.
     assert ids.apply(_a("shop", "login_id", "alice", None, 10))
     assert ids.resolve("shop", "login_id", "alice") is None
+
+
+def test_forget_drops_properties_and_segment_memberships() -> None:
+    props, segs = PropertyIndex(), SegmentIndex()
+    props.apply(UserProperties("shop", "u1", {"city": "Shenzhen"}, 5, "e1"))
+    props.apply(UserProperties("shop", "u2", {"city": "Hangzhou"}, 5, "e2"))
+    for user in ("u1", "u2", "u3"):
+        segs.apply(SegmentChanges("shop", user, (SegmentChange(user, "vip", "enter", 5, "e"),)))
+    segs.apply(SegmentChanges("shop", "u1", (SegmentChange("u1", "new", "enter", 6, "e"),)))
+    props.forget("shop", "u1")
+    segs.forget("shop", "u1")
+    assert props.get("shop", "u1") == ({}, 0)
+    assert props.get("shop", "u2") == ({"city": "Hangzhou"}, 5)
+    assert segs.segments_of("shop", "u1") == []
+    assert segs.page("shop", "vip", "", 10) == ["u2", "u3"]
+    assert segs.count("shop", "new") == 0
