@@ -23,6 +23,7 @@ __all__ = [
     "PLATFORMS",
     "Rejection",
     "clean_identities",
+    "entry_of",
     "normalize",
     "stored_time",
 ]
@@ -56,6 +57,12 @@ BOOLEAN_PROPERTIES = frozenset({"$is_first_day", "$is_first_time", "$is_login_id
 _MAX_MS = 2**63 - 1
 _MAX_IDENTITY_VALUE = 255
 _MAX_IDENTITY_KEY = 128
+# Entry context of the native envelope (docs/collector.md): where an event entered.
+_ENTRY_NAMES = ("qr", "material", "channel")
+_ENTRY_KEYS = frozenset({*_ENTRY_NAMES, "scene", "utm"})
+_UTM_NAMES = ("source", "medium", "campaign", "term", "content")
+_MAX_ENTRY_VALUE = 128
+_NO_ENTRY: dict[str, str] = {}
 # Item events describe things, not people: they carry no identity.
 _ITEM_TYPES = frozenset({"item_set", "item_delete"})
 
@@ -184,6 +191,39 @@ def _number(text: str) -> int | float | None:
     if not math.isfinite(number):
         return None
     return int(number) if number.is_integer() and abs(number) < 2**53 else number
+
+
+def _entry_text(value: Any) -> str | None:
+    """A usable entry value as text: a non-empty string or number of at most 128 chars."""
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        return None
+    text = str(value).strip()
+    return text if 0 < len(text) <= _MAX_ENTRY_VALUE else None
+
+
+def entry_of(context: Mapping[str, Any], warnings: list[str]) -> dict[str, str]:
+    """``context.qr``, ``.material``, ``.channel``, ``.scene`` and ``.utm.*`` as flat text.
+
+    Unusable values (objects, empty or over-long text) are left out with a warning
+    ``bad_entry:<name>``; the context itself keeps what was sent.
+    """
+    if _ENTRY_KEYS.isdisjoint(context):
+        return _NO_ENTRY
+    entry: dict[str, str] = {}
+    for name in (*_ENTRY_NAMES, "scene"):
+        if name in context and context[name] is not None:
+            text = _entry_text(context[name])
+            if text is None:
+                warnings.append(f"bad_entry:{name}")
+            else:
+                entry[name] = text
+    utm = context.get("utm")
+    if isinstance(utm, Mapping):
+        for name in _UTM_NAMES:
+            text = _entry_text(utm.get(name))
+            if text is not None:
+                entry[f"utm_{name}"] = text
+    return entry
 
 
 def _check_value(value: Any, depth: int, limits: Limits) -> str | None:
@@ -319,6 +359,7 @@ def normalize(
     if type(platform) is not str or platform not in PLATFORMS:
         return reject("unknown_platform", f"unknown platform {str(platform)[:32]!r}", event_id)
     properties = _coerce(properties, warnings)
+    entry = entry_of(context, warnings)
     lib = context.get("lib")
     if not isinstance(lib, dict):
         lib = {}
@@ -336,4 +377,5 @@ def normalize(
         lib_version=str(lib.get("version", ""))[:64],
         warnings=tuple(warnings),
         enrichment=enrichment or {},
+        entry=entry,
     )

@@ -1,11 +1,15 @@
 """Pure parsing of the Sensors Data wire format (``/sa``, ``/sa.gif``) into siyu events.
 
-What the real SDKs send (sa-sdk-javascript 1.27, sa-sdk-miniprogram 1.22, server SDKs):
-``data=<base64 JSON event>`` or ``data_list=<base64 JSON array>`` as a query string (image
-GET) or as a form body whatever the content type (ajax, sendBeacon ``text/plain``, the
-mini-program's ``wx.request``); ``gzip=1`` means the base64 holds gzip bytes; ``crc`` /
-``ext`` are ignored; plain JSON bodies are accepted too. Each Sensors event is mapped onto
-the native envelope and then normalized exactly like a native event.
+What the real SDKs send (sa-sdk-javascript 1.27, sa-sdk-miniprogram 1.22, the Android and
+iOS SDKs, server SDKs): ``data=<base64 JSON event>`` or ``data_list=<base64 JSON array>``
+as a query string (image GET) or as a form body whatever the content type (ajax,
+sendBeacon ``text/plain``, the mini-program's ``wx.request``, the app SDKs' form POST);
+``gzip=1`` means the base64 holds gzip bytes, ``gzip=9`` that it is encrypted (refused);
+``crc`` / ``ext`` are ignored; plain JSON bodies and ``data_list`` values are accepted
+too. The JSON is read by :mod:`collectors.decoding` (CESU-8, lone surrogates, one bad
+element rejected alone). Each Sensors record is mapped onto the native envelope, its
+``type`` onto the native type of the same name, and then normalized exactly like a
+native event.
 """
 
 from __future__ import annotations

@@ -34,6 +34,9 @@ class PropertyIndex:
     def get(self, project: str, user_id: str) -> tuple[dict[str, Any], int]:
         return self._held.get(f"{project}{_SEP}{user_id}", ({}, 0))
 
+    def forget(self, project: str, user_id: str) -> None:
+        self._held.pop(f"{project}{_SEP}{user_id}", None)
+
 
 class SegmentIndex:
     """Members per segment (sorted by user id, for stable paging) and segments per user."""
@@ -68,6 +71,14 @@ class SegmentIndex:
         elif was and not member:
             members.remove(user_id)
             mine.discard(segment)
+
+    def forget(self, project: str, user_id: str) -> None:
+        """Drop a user from every segment (a privacy request)."""
+        for segment in self._of_user.pop(f"{project}{_SEP}{user_id}", set()):
+            members = self._members.get(f"{project}{_SEP}{segment}")
+            if members is not None and user_id in members:
+                members.remove(user_id)
+            self._state.pop(f"{project}{_SEP}{segment}{_SEP}{user_id}", None)
 
     def segments_of(self, project: str, user_id: str) -> list[str]:
         return sorted(self._of_user.get(f"{project}{_SEP}{user_id}", ()))

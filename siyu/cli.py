@@ -11,11 +11,19 @@ from typing import Annotated
 
 import typer
 
+from siyu.qr_cli import qr_app
 from siyu.settings import Settings
 
 __all__ = ["app", "main"]
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+# No local variables in tracebacks: they can hold keys and personal data.
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help=__doc__,
+    pretty_exceptions_show_locals=False,
+)
+app.add_typer(qr_app, name="qr")
 logger = logging.getLogger("siyu")
 
 
@@ -78,17 +86,22 @@ def _banner(settings: Settings, log_dir: object) -> None:
     _out(f"  sql        http://{s.host}:{s.port}/?query=…      chDB at {settings.chdb_path}")
     lookup = settings.lookup
     _out(f"  lookup     http://{lookup.host}:{lookup.port}/v1/users/…  read key: {read_key}")
+    _out(f"  sql auth   basic auth {project} / {read_key} (or X-Siyu-Key: {read_key})")
     if keys.admin_key is not None:
         admin_key = keys.admin_key.get_secret_value()
         _out(
             f"  admin      http://{lookup.host}:{lookup.port}/v1/segments, /v1/subscriptions  "
             f"admin key: {admin_key}"
         )
+        _out(f"  privacy    DELETE …/v1/users/{{type}}/{{value}}  admin key: {admin_key}")
+    _out(f"  overview   http://{s.host}:{s.port}/overview?key={read_key}")
     _out(
         f"  metrics    http://{c.host}:{c.port}/metrics, 127.0.0.1:{w.metrics_port}/metrics "
         f"(worker), 127.0.0.1:{settings.sink.metrics_port}/metrics (sink), "
         f"127.0.0.1:{settings.webhooks.metrics_port}/metrics (webhooks)"
     )
+    callbacks = f"http://{c.host}:{c.port}/v1/wecom/callback?project={project}"
+    _out(f"  wechat     {callbacks}, /v1/wxoa/callback?project={project}  (docs/wechat.md)")
     _out(f"  project    {project}")
     _out(f"  logs       {log_dir}")
     _out("Send demo traffic with `siyu demo` (or `make demo`), then `siyu status` or")
@@ -164,6 +177,37 @@ def sql(
     except SqlError as exc:
         _out(f"siyu sql: {exc}")
         raise typer.Exit(1) from exc
+
+
+@app.command()
+def forget(
+    id_type: str,
+    id_value: str,
+    project: Annotated[str, typer.Option(help="project (default: the first one)")] = "",
+) -> None:
+    """Forget one person everywhere (privacy request); prints the request id."""
+    import httpx
+
+    settings = Settings()
+    name = project or next(iter(settings.projects))
+    found = settings.projects.get(name)
+    if found is None or found.admin_key is None:
+        _out(f"siyu forget: project {name!r} has no admin key")
+        raise typer.Exit(1)
+    lookup = settings.lookup
+    try:
+        answer = httpx.delete(
+            f"http://{lookup.host}:{lookup.port}/v1/users/{id_type}/{id_value}",
+            headers={"X-Siyu-Key": found.admin_key.get_secret_value()},
+            timeout=30,
+        )
+    except httpx.HTTPError as exc:
+        _out(f"siyu forget: cannot reach the lookup API ({type(exc).__name__}); is it up?")
+        raise typer.Exit(1) from exc
+    if answer.status_code != 202:
+        _out(f"siyu forget: {answer.status_code} {answer.text.strip()}")
+        raise typer.Exit(1)
+    _out(f"forget request {answer.json()['request_id']} accepted")
 
 
 @app.command()
@@ -273,4 +317,12 @@ def replay_dead_letters(
 
 
 def main() -> None:
-    app()
+    from pydantic import ValidationError
+    from pydantic_settings import SettingsError
+
+    try:
+        app()
+    except (ValidationError, SettingsError) as exc:
+        # One line per problem, without the values given (they may be keys): no traceback.
+        sys.stderr.write(f"siyu: invalid settings: {exc}\n")
+        raise SystemExit(2) from None

@@ -38,6 +38,7 @@ EVENTS = TableSpec(
         "source",
         "warnings",
         "enrichment",
+        "entry",
     ),
 )
 ITEMS = TableSpec(
@@ -101,6 +102,7 @@ def event_rows(record: Record) -> Iterator[tuple[TableSpec, Row]]:
                 source,
                 e["warnings"],
                 e["enrichment"],
+                e["entry"],
             ),
         )
         if e["type"] in _ITEM_TYPES:

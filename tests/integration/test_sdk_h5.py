@@ -255,7 +255,7 @@ def _where_anon(
     where = f"identities['anonymous_id'] = '{anon}' AND ({condition})"
     stack.wait_for(f"SELECT count() FROM siyu.events WHERE {where}", lambda n: n >= expected, 90)
     rows = stack.sql(
-        "SELECT type, event, identities, properties, context, time"
+        "SELECT type, event, identities, properties, context, entry, time"
         f" FROM siyu.events WHERE {where} ORDER BY time, event_id"
     )
     for row in rows:
@@ -342,12 +342,21 @@ def test_sensors_vocabulary(stack: RunningStack, browsed: dict[str, Any]) -> Non
 
 
 def test_entry_context_from_landing_url(stack: RunningStack, browsed: dict[str, Any]) -> None:
-    """qr_id / material_id / channel of the landing URL are on every event of the visit."""
+    """qr_id / material_id / channel of the landing URL are on every event of the visit.
+
+    The SDK sends them as ``context.qr`` / ``.material`` / ``.channel``; the collector stores
+    them (with the utm) in the ``entry`` column.
+    """
     rows = _where_anon(stack, browsed["anonC"], "event = '$pageview' OR event = 'read_article'", 2)
     run = browsed["run"]
     for row in rows:
         ctx = row["context"]
         assert (ctx["qr"], ctx["material"], ctx["channel"]) == (f"QR-{run}", f"M-{run}", "朋友圈")
+        assert row["entry"] == {
+            "qr": f"QR-{run}",
+            "material": f"M-{run}",
+            "channel": "朋友圈",
+        }
 
 
 def test_identify_replaces_the_anonymous_id(stack: RunningStack, browsed: dict[str, Any]) -> None:

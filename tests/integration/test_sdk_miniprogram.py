@@ -9,6 +9,7 @@ unlimited mini-program code whose ``scene`` names a live code, and sends the Uni
 from __future__ import annotations
 
 import subprocess
+import time
 import uuid
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,7 @@ import pytest
 
 from tests.integration.test_sdk_h5 import sdk_build, user_properties_of  # noqa: F401 - fixture
 from tests.integration.unicode_text import PROFILE, unicode_cases
-from tests.stack import WRITE_KEY, RunningStack
+from tests.stack import READ_KEY, WRITE_KEY, RunningStack
 
 pytestmark = pytest.mark.integration
 
@@ -60,7 +61,7 @@ def _rows(stack: RunningStack, anon: str, expected: int) -> list[dict[str, Any]]
     where = f"identities['anonymous_id'] = '{anon}'"
     stack.wait_for(f"SELECT count() FROM siyu.events WHERE {where}", lambda n: n >= expected, 90)
     rows = stack.sql(
-        "SELECT type, event, platform, lib_name, identities, properties, context"
+        "SELECT type, event, platform, lib_name, identities, properties, context, entry"
         f" FROM siyu.events WHERE {where}"
     )
     for row in rows:
@@ -143,6 +144,12 @@ def test_unlimited_code_user(stack: RunningStack, launched: dict[str, Any]) -> N
             "poster",
             1047,
         )
+        assert row["entry"] == {
+            "qr": f"Q-{run}",
+            "material": f"M-{run}",
+            "channel": "poster",
+            "scene": "1047",
+        }
     by_case = {r["properties"]["case"]: r for r in rows if "case" in r["properties"]}
     for case in cases:
         row = by_case[case["properties"]["case"]]
@@ -154,3 +161,19 @@ def test_unlimited_code_user(stack: RunningStack, launched: dict[str, Any]) -> N
     assert [(r["event"], r["properties"]) for r in profile] == [("", PROFILE)]
     assert profile[0]["identities"]["login_id"] == f"mp-c-{run}"
     assert user_properties_of(stack, f"mp-c-{run}", bool) == PROFILE
+
+
+def test_unlimited_code_source_tags(stack: RunningStack, launched: dict[str, Any]) -> None:
+    """The code, material and channel the SDK sent name the user's first touch."""
+    run = launched["run"]
+    deadline = time.monotonic() + 90
+    tags: dict[str, Any] = {}
+    while time.monotonic() < deadline and tags.get("first_qr_id") != f"Q-{run}":
+        answer = stack.http.get(
+            f"{stack.lookup_url}/v1/users/login_id/mp-c-{run}", headers={"X-Siyu-Key": READ_KEY}
+        )
+        tags = answer.json().get("tags", {}) if answer.status_code == 200 else {}
+        time.sleep(0.3)
+    assert tags.get("first_qr_id") == f"Q-{run}", tags
+    assert tags["first_material_id"] == f"M-{run}"
+    assert tags["first_qr_name"] == f"Q-{run}", "an unregistered code is named by its id"

@@ -1,16 +1,7 @@
-"""Every Sensors record type, and the app SDKs' request form.
-
-The app requests are built as sa-sdk-android (``AnalyticsMessages.sendHttpRequest``:
-a form ``crc=<String.hashCode>&gzip=1&data_list=<base64 of gzip>``, URL-encoded by
-``Uri.Builder``) and sa-sdk-ios (``SAFlushHTTPBodyInterceptor``: the same fields, the
-base64 percent-encoded with only letters and digits left as they are) write them;
-``gzip=9`` is their encrypted form.
-"""
+"""Every Sensors record type, and the app SDKs' request form (tests/sensors_app.py)."""
 
 from __future__ import annotations
 
-import base64
-import gzip
 from typing import Any
 from urllib.parse import quote
 
@@ -20,57 +11,7 @@ import pytest
 from collectors.exceptions import BadBody
 from collectors.limits import Limits
 from collectors.sensors import parse_sensors
-
-NOW = 1_795_000_000_000
-ANDROID_ID = "5f3e2a1b9c8d7e6f"
-
-
-def _android(i: int, **fields: Any) -> dict[str, Any]:
-    event: dict[str, Any] = {
-        "_track_id": 7000 + i,
-        "time": NOW - 5000 + i,
-        "type": "track",
-        "distinct_id": ANDROID_ID,
-        "anonymous_id": ANDROID_ID,
-        "identities": {"$identity_android_id": ANDROID_ID},
-        "lib": {
-            "$lib": "Android",
-            "$lib_version": "6.8.0",
-            "$app_version": "2.1.0",
-            "$lib_method": "autoTrack",
-        },
-        "properties": {
-            "$os": "Android",
-            "$os_version": "14",
-            "$model": "Pixel 8",
-            "$app_version": "2.1.0",
-            "$lib": "Android",
-            "$lib_version": "6.8.0",
-            "$network_type": "WIFI",
-            "$carrier": "中国移动",
-            "$timezone_offset": -480,
-        },
-        "_flush_time": NOW - 100,
-    }
-    event.update(fields)
-    return event
-
-
-def _java_hash(text: str) -> int:
-    h = 0
-    for ch in text:
-        h = (31 * h + ord(ch)) & 0xFFFFFFFF
-    return h - (1 << 32) if h & 0x80000000 else h
-
-
-def _android_body(events: list[dict[str, Any]]) -> bytes:
-    data = base64.b64encode(gzip.compress(orjson.dumps(events))).decode()
-    return f"crc={_java_hash(data)}&gzip=1&data_list={quote(data, safe='')}".encode()
-
-
-def _ios_body(events: list[dict[str, Any]], *, gz: str = "1") -> bytes:
-    data = base64.b64encode(gzip.compress(orjson.dumps(events))).decode()
-    return f"crc={_java_hash(data)}&gzip={gz}&data_list={quote(data, safe='')}".encode()
+from tests.sensors_app import ANDROID_ID, NOW, android_body, android_event, ios_body
 
 
 def _parse(body: bytes, query: dict[str, str] | None = None) -> Any:
@@ -79,12 +20,14 @@ def _parse(body: bytes, query: dict[str, str] | None = None) -> Any:
 
 def test_an_android_batch_of_app_events_lands_on_platform_app() -> None:
     events = [
-        _android(0, event="$AppStart", properties={"$is_first_time": False}),
-        _android(1, event="$AppViewScreen", properties={"$screen_name": "Main", "$title": "首页"}),
-        _android(2, event="$AppClick", properties={"$element_content": "购买"}),
-        _android(3, event="$AppEnd", properties={"event_duration": 12.5}),
+        android_event(0, event="$AppStart", properties={"$is_first_time": False}),
+        android_event(
+            1, event="$AppViewScreen", properties={"$screen_name": "Main", "$title": "首页"}
+        ),
+        android_event(2, event="$AppClick", properties={"$element_content": "购买"}),
+        android_event(3, event="$AppEnd", properties={"event_duration": 12.5}),
     ]
-    parsed = _parse(_android_body(events))
+    parsed = _parse(android_body(events))
     assert not parsed.rejections
     assert [e.event for e in parsed.events] == [
         "$AppStart",
@@ -123,7 +66,7 @@ def test_an_ios_batch_lands_and_app_events_are_app_whatever_the_lib() -> None:
             "properties": {"$screen_name": "Cart"},
         },
     ]
-    parsed = _parse(_ios_body(events))
+    parsed = _parse(ios_body(events))
     assert [e.platform for e in parsed.events] == ["app", "app"]
     assert all(
         e.identities == {"device_id": idfv.lower()} or e.identities == {"device_id": idfv}
@@ -133,13 +76,13 @@ def test_an_ios_batch_lands_and_app_events_are_app_whatever_the_lib() -> None:
 
 def test_an_encrypted_app_body_is_refused_with_the_reason() -> None:
     with pytest.raises(BadBody) as info:
-        _parse(_ios_body([_android(0, event="$AppStart")], gz="9"))
+        _parse(ios_body([android_event(0, event="$AppStart")], gz="9"))
     assert info.value.code == "encrypted"
     assert "gzip=9" in info.value.reason
 
 
 def test_a_plain_json_data_list_is_read() -> None:
-    events = [_android(0, event="$AppStart")]
+    events = [android_event(0, event="$AppStart")]
     body = f"crc=1&gzip=0&data_list={quote(orjson.dumps(events).decode(), safe='')}".encode()
     (event,) = _parse(body).events
     assert event.event == "$AppStart"
@@ -149,8 +92,8 @@ def test_every_record_type_maps_onto_its_native_type() -> None:
     login = "member-42"
     ids = {"$identity_android_id": ANDROID_ID, "$identity_login_id": login}
     records = [
-        _android(0, event="view_product", properties={"product_id": "p1", "price": 12.5}),
-        _android(
+        android_event(0, event="view_product", properties={"product_id": "p1", "price": 12.5}),
+        android_event(
             1,
             type="track_signup",
             event="$SignUp",
@@ -159,33 +102,33 @@ def test_every_record_type_maps_onto_its_native_type() -> None:
             original_id=ANDROID_ID,
             identities=ids,
         ),
-        _android(
+        android_event(
             2,
             type="track_id_bind",
             event="$BindID",
             identities={**ids, "$identity_email": "a@shop.test"},
         ),
-        _android(
+        android_event(
             3,
             type="track_id_unbind",
             event="$UnbindID",
             identities={"$identity_email": "a@shop.test"},
         ),
-        _android(
+        android_event(
             4,
             type="profile_set",
             identities=ids,
             properties={"vip": True, "city": "深圳", "$is_login_id": True},
         ),
-        _android(
+        android_event(
             5, type="profile_set_once", identities=ids, properties={"first_channel": "小红书"}
         ),
-        _android(6, type="profile_increment", identities=ids, properties={"points": 10}),
-        _android(
+        android_event(6, type="profile_increment", identities=ids, properties={"points": 10}),
+        android_event(
             7, type="profile_append", identities=ids, properties={"interests": ["跑步", "咖啡"]}
         ),
-        _android(8, type="profile_unset", identities=ids, properties={"city": True}),
-        _android(9, type="profile_delete", identities=ids, properties={}),
+        android_event(8, type="profile_unset", identities=ids, properties={"city": True}),
+        android_event(9, type="profile_delete", identities=ids, properties={}),
         {
             "type": "item_set",
             "item_type": "article",
@@ -196,7 +139,7 @@ def test_every_record_type_maps_onto_its_native_type() -> None:
         },
         {"type": "item_delete", "item_type": "article", "item_id": "a-7", "time": NOW - 9},
     ]
-    parsed = _parse(_android_body(records))
+    parsed = _parse(android_body(records))
     assert not parsed.rejections
     got = {e.type: e for e in parsed.events}
     assert list(got) == [r["type"] for r in records]
@@ -239,11 +182,11 @@ def test_every_record_type_maps_onto_its_native_type() -> None:
 )
 def test_a_record_with_a_bad_field_is_rejected_alone(record: dict[str, Any], code: str) -> None:
     events = [
-        _android(0, event="ok_1"),
-        _android(1, **({"event": "bad"} | record)),
-        _android(2, event="ok_2"),
+        android_event(0, event="ok_1"),
+        android_event(1, **({"event": "bad"} | record)),
+        android_event(2, event="ok_2"),
     ]
-    parsed = _parse(_android_body(events))
+    parsed = _parse(android_body(events))
     assert [e.event for e in parsed.events] == ["ok_1", "ok_2"]
     (rejection,) = parsed.rejections
     assert (rejection.index, rejection.code) == (1, code)
