@@ -19,7 +19,7 @@ from sqlglot import exp
 
 from sinks.writer import ClickHouseWriter
 
-__all__ = ["ProjectViews", "project_database"]
+__all__ = ["ADMIN_ONLY", "ProjectViews", "project_database"]
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +29,11 @@ _COLUMNS_SQL = (
     " SELECT table, name FROM system.columns WHERE database = %(db)s ORDER BY table, position"
     ") GROUP BY table HAVING has(groupArray(name), 'project') ORDER BY table"
 )
+
+
+# Tables with a ``project`` column that a read key must still not see: they hold secrets
+# (the signing secret of every webhook subscription). The admin API serves them instead.
+ADMIN_ONLY = frozenset({"webhook_subscriptions"})
 
 
 def project_database(project: str) -> str:
@@ -52,7 +57,11 @@ class ProjectViews:
 
     def build(self, projects: Iterable[str]) -> frozenset[str]:
         """(Re)create every project's views; returns the table names each project sees."""
-        found = self.writer.rows(_COLUMNS_SQL, {"db": self.database})
+        found = [
+            (table, columns)
+            for table, columns in self.writer.rows(_COLUMNS_SQL, {"db": self.database})
+            if table not in ADMIN_ONLY
+        ]
         for project in projects:
             db = _ident(project_database(project))
             self.writer.command(f"CREATE DATABASE IF NOT EXISTS {db}")

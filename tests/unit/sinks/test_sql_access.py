@@ -160,6 +160,10 @@ def test_each_key_sees_its_own_project_rows(endpoint: tuple[TestClient, Any]) ->
     listed = _ask(client, "SHOW TABLES").text.split()
     assert "events" in listed
     assert "stream_state" not in listed
+    # Webhook signing secrets are for the admin API only, though the table has a project.
+    assert "webhook_subscriptions" not in listed
+    refused = _ask(client, "SELECT * FROM siyu.webhook_subscriptions")
+    assert refused.status_code in {400, 403}, refused.text
     assert "project" in _ask(client, "DESCRIBE TABLE siyu.events").text
 
 
