@@ -28,7 +28,7 @@ $(STAMP): pyproject.toml
 	      if command -v $$c >/dev/null && $$c -c '$(PY_SUPPORTED)' 2>/dev/null; then py=$$c; break; fi; \
 	    done; fi; \
 	    if test -z "$$py" || ! $$py -c '$(PY_SUPPORTED)' 2>/dev/null; then \
-	      echo "siyu needs Python 3.11, 3.12 or 3.13 (found: $${py:-none}); install one or set PY=/path/to/python" >&2; \
+	      echo "siyu needs Python 3.11, 3.12 or 3.13; $${py:-no python3.1x on the PATH}$${py:+ does not run or is another version}; install one or set PY=/path/to/python" >&2; \
 	      exit 1; fi; \
 	    echo "creating $(VENV) with $$($$py -c 'import sys; print(sys.executable, sys.version.split()[0])')"; \
 	    $$py -m venv $(VENV); fi

@@ -4,7 +4,8 @@ chDB allows one process per data directory, so the process that owns it (the sin
 serves queries for ``siyu sql``, tests and local dashboards: ``GET /?query=…`` or
 ``POST /`` with the query as body, ``FORMAT JSON|JSONEachRow|TSV|CSV`` in the query or
 ``default_format`` as a parameter. Writes are refused (``readonly=2``); every
-ReplacingMergeTree is read as if ``FINAL``.
+ReplacingMergeTree is read as if ``FINAL``. Errors have siyu's one shape,
+``{"error": {"code": "bad_query" | "clickhouse_unavailable", "message": …}}``.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from sinks import metrics
 from sinks.exceptions import SinkError, SinkUnavailable
 from sinks.overview import overview
 from sinks.writer import ClickHouseWriter
+from siyu.http_errors import EXCEPTION_HANDLERS, error_response
 
 __all__ = ["build_sql_app"]
 
@@ -47,10 +49,10 @@ def build_sql_app(writer: ClickHouseWriter) -> Starlette:
             out = await anyio.to_thread.run_sync(writer.raw_read, sql, fmt)
         except SinkUnavailable as exc:
             metrics.SQL_QUERIES.labels(status="unavailable").inc()
-            return PlainTextResponse(f"{exc}\n", status_code=503)
+            return error_response("clickhouse_unavailable", str(exc), 503)
         except SinkError as exc:
             metrics.SQL_QUERIES.labels(status="error").inc()
-            return PlainTextResponse(f"{exc}\n", status_code=400)
+            return error_response("bad_query", str(exc), 400)
         metrics.SQL_QUERIES.labels(status="ok").inc()
         named = _FORMAT_RE.search(sql.strip().rstrip(";"))
         fmt = (named.group(1) if named else fmt).upper()
@@ -65,5 +67,6 @@ def build_sql_app(writer: ClickHouseWriter) -> Starlette:
             Route("/", query, methods=["GET", "POST"]),
             Route("/ping", ping),
             Route("/overview", overview),
-        ]
+        ],
+        exception_handlers=EXCEPTION_HANDLERS,
     )

@@ -48,8 +48,16 @@ def run_sql(settings: Settings, query: str, fmt: str = "TabSeparated") -> str:
     except httpx.HTTPError as exc:
         raise SqlError(f"cannot reach {url} ({exc}); is `siyu run` up?") from exc
     if answer.status_code != 200:
-        raise SqlError(answer.text.strip())
+        raise SqlError(_error_message(answer))
     return answer.text
+
+
+def _error_message(answer: httpx.Response) -> str:
+    """The message of siyu's error shape, or the plain text a ClickHouse server answers."""
+    try:
+        return str(answer.json()["error"]["message"])
+    except (ValueError, KeyError, TypeError):
+        return answer.text.strip()
 
 
 def _rows(settings: Settings, query: str) -> list[list[str]]:

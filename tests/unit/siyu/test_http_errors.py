@@ -1,0 +1,68 @@
+"""Collector, lookup and SQL endpoint answer errors in one shape."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+import pytest
+from starlette.testclient import TestClient
+
+from collectors.app import build_app
+from siyu.settings import Settings
+from sinks.exceptions import SinkRejected, SinkUnavailable
+from sinks.sql_endpoint import build_sql_app
+from tests.fakes import InMemoryProducer
+
+
+def _shape(body: bytes) -> dict[str, str]:
+    doc = orjson.loads(body)
+    assert list(doc) == ["error"]
+    assert set(doc["error"]) == {"code", "message"}
+    return doc["error"]  # type: ignore[no-any-return]
+
+
+def test_collector_errors_outside_the_ingest_routes(tmp_path: Path) -> None:
+    app = build_app(Settings(data_dir=tmp_path), InMemoryProducer())
+    with TestClient(app) as client:
+        missing = client.get("/v2/nothing")
+        wrong_method = client.post("/healthz")
+        unauthorized = client.post("/v1/batch", content=b"[]")
+    assert (missing.status_code, _shape(missing.content)["code"]) == (404, "not_found")
+    assert _shape(wrong_method.content)["code"] == "method_not_allowed"
+    assert wrong_method.status_code == 405
+    assert _shape(unauthorized.content)["code"] == "unauthorized"
+
+
+class _Writer:
+    """Answers like ClickHouseWriter.raw_read: a result or one of the sink's errors."""
+
+    def __init__(self, error: Exception | None) -> None:
+        self.error = error
+
+    def raw_read(self, sql: str, fmt: str) -> bytes:
+        if self.error is not None:
+            raise self.error
+        return b"1\n"
+
+
+@pytest.mark.parametrize(
+    ("error", "status", "code"),
+    [
+        pytest.param(SinkRejected("Syntax error near FROMM"), 400, "bad_query", id="bad-query"),
+        pytest.param(SinkUnavailable("chDB is restarting"), 503, "clickhouse_unavailable", id="down"),
+    ],
+)
+def test_sql_endpoint_errors(error: Exception, status: int, code: str) -> None:
+    with TestClient(build_sql_app(_Writer(error))) as client:  # type: ignore[arg-type]
+        answer = client.get("/", params={"query": "SELECT 1 FROMM x"})
+    assert answer.status_code == status
+    got = _shape(answer.content)
+    assert got["code"] == code
+    assert got["message"] == str(error)
+
+
+def test_sql_endpoint_answers_queries() -> None:
+    with TestClient(build_sql_app(_Writer(None))) as client:  # type: ignore[arg-type]
+        assert client.get("/", params={"query": "SELECT 1"}).text == "1\n"
+        assert _shape(client.get("/nothing").content)["code"] == "not_found"
