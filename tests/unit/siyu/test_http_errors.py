@@ -9,9 +9,9 @@ import pytest
 from starlette.testclient import TestClient
 
 from collectors.app import build_app
-from siyu.settings import Settings
 from sinks.exceptions import SinkRejected, SinkUnavailable
 from sinks.sql_endpoint import build_sql_app
+from siyu.settings import Settings
 from tests.fakes import InMemoryProducer
 
 
@@ -50,7 +50,9 @@ class _Writer:
     ("error", "status", "code"),
     [
         pytest.param(SinkRejected("Syntax error near FROMM"), 400, "bad_query", id="bad-query"),
-        pytest.param(SinkUnavailable("chDB is restarting"), 503, "clickhouse_unavailable", id="down"),
+        pytest.param(
+            SinkUnavailable("chDB is restarting"), 503, "clickhouse_unavailable", id="down"
+        ),
     ],
 )
 def test_sql_endpoint_errors(error: Exception, status: int, code: str) -> None:
