@@ -257,13 +257,13 @@ def replay_dead_letters(
 
 def main() -> None:
     """Entry point: settings errors and siyu's own errors as short lines on stderr."""
-    from siyu.settings_env import problems
+    from siyu.settings_env import all_problems, problems
 
     try:
         app()
     except (ValidationError, EnvParseError) as exc:
         _err("siyu: invalid settings:")
-        for line in problems(exc):
+        for line in all_problems() or problems(exc):
             _err(f"  {line}")
         sys.exit(2)
     except TrackingError as exc:

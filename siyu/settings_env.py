@@ -23,6 +23,8 @@ from pydantic_settings import SettingsError as EnvParseError
 from siyu.settings import Settings
 
 __all__ = [
+    "all_problems",
+    "documented_table",
     "problems",
     "settings_table",
     "unknown_variables",
@@ -128,9 +130,28 @@ def problems(exc: ValidationError | EnvParseError) -> list[str]:
     lines = []
     for error in exc.errors(include_url=False, include_input=False, include_context=False):
         loc = [str(part) for part in error["loc"]]
-        name = f"{prefix}{loc[0].upper()}" if loc else exc.title
+        # The one whole-model check of Settings is about the projects' keys.
+        name = f"{prefix}{loc[0].upper()}" if loc else "SIYU_PROJECTS"
         where = f" ({'.'.join(loc[1:])})" if len(loc) > 1 else ""
         lines.append(f"{name}{where}: {error['msg']}")
+    return lines
+
+
+def all_problems() -> list[str]:
+    """Every bad setting of the environment, one line each (``Settings()`` stops at the first
+    bad section): each section is built on its own, then the top level without them."""
+    lines: list[str] = []
+    sections: dict[str, BaseSettings] = {}
+    for name, _, cls in _sections():
+        try:
+            sections[name] = cls()
+        except (ValidationError, EnvParseError) as exc:
+            lines += problems(exc)
+            sections[name] = cls.model_construct()
+    try:
+        Settings(**sections)  # type: ignore[arg-type]
+    except (ValidationError, EnvParseError) as exc:
+        lines += problems(exc)
     return lines
 
 

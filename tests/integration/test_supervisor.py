@@ -1,0 +1,105 @@
+"""``siyu run`` as a user runs it: progress, banner, and no child left after a SIGKILL."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from siyu.ports import local_settings
+from siyu.preflight import PreflightError, check_before_start
+
+pytestmark = pytest.mark.integration
+
+
+def _siyu_run(data_dir: Path) -> tuple[subprocess.Popen[str], dict[str, str]]:
+    settings = local_settings(data_dir)
+    env = {**os.environ, **{k: str(v) for k, v in settings.child_env().items()}}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "siyu", "run"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    return proc, env
+
+
+def _read_until(proc: subprocess.Popen[str], marker: str, timeout: float) -> list[str]:
+    assert proc.stdout is not None
+    lines: list[str] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        lines.append(line.rstrip("\n"))
+        if marker in line:
+            return lines
+    assert proc.stderr is not None
+    raise AssertionError(f"no {marker!r} in {lines}; stderr: {proc.stderr.read()[-3000:]}")
+
+
+def test_sigkill_of_the_supervisor_leaves_no_siyu_process(tmp_path: Path) -> None:
+    proc, _ = _siyu_run(tmp_path / "data")
+    try:
+        lines = _read_until(proc, "Ctrl-C drains", timeout=300)
+        children = psutil.Process(proc.pid).children(recursive=True)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    text = "\n".join(lines)
+    for stage in ("starting broker … ready in", "starting collector … ready in"):
+        assert stage in text
+    assert any(line.startswith("  overview   http://") for line in lines)
+    parts = {" ".join(c.cmdline()[-2:]) for c in children}
+    assert {"siyu sink", "siyu lookup", "siyu collector"} <= parts | {
+        " ".join(c.cmdline()[-3:-1]) for c in children
+    }
+    assert any(c.name() == "tansu" for c in children)
+    _, alive = psutil.wait_procs(children, timeout=60)
+    assert alive == []
+
+
+def test_a_leftover_siyu_process_is_named_before_start(tmp_path: Path) -> None:
+    settings = local_settings(tmp_path / "data")
+    env = {**os.environ, **{k: str(v) for k, v in settings.child_env().items()}}
+    # A collector left running (its broker is gone): it holds its port and the data dir.
+    leftover = subprocess.Popen(
+        [sys.executable, "-m", "siyu", "collector"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                check_before_start(settings)
+            except PreflightError as exc:
+                if str(settings.collector.port) in str(exc):
+                    message = str(exc)
+                    break
+            time.sleep(0.5)
+        else:
+            raise AssertionError("the leftover collector was not reported")
+        done = subprocess.run(
+            [sys.executable, "-m", "siyu", "run"], env=env, capture_output=True, text=True
+        )
+    finally:
+        leftover.terminate()
+        leftover.wait(30)
+    # The collector's server may run in a process of its own: both are named.
+    assert f"{settings.collector.port} (collector) is held by siyu collector (pid" in message
+    assert f"siyu collector (pid {leftover.pid})" in message
+    assert str(leftover.pid) in message.rpartition("kill ")[2]
+    assert done.returncode == 1
+    assert done.stdout == ""
+    assert f"siyu collector (pid {leftover.pid})" in done.stderr
+    assert not (tmp_path / "data" / "logs" / "broker.log").exists()
