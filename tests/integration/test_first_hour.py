@@ -80,9 +80,10 @@ def _env(ports: dict[int, int]) -> dict[str, str]:
 
 
 def _readme_blocks(text: str) -> list[str]:
-    """The code blocks of the README's "What you see" section."""
+    """The README's first code block, then those of its "What you see" section."""
+    blocks = re.compile(r"```[a-z]*\n(.*?)```", flags=re.DOTALL)
     section = text.split("## What you see", 1)[1].split("\n## ", 1)[0]
-    return re.findall(r"```[a-z]*\n(.*?)```", section, flags=re.DOTALL)
+    return blocks.findall(text)[:1] + blocks.findall(section)
 
 
 def _pattern(sample: str) -> re.Pattern[str]:
@@ -159,7 +160,9 @@ def test_readme_first_commands_from_a_fresh_clone(tmp_path: Path) -> None:
             raise
 
     assert outputs["curl -s"] == '{"accepted":1,"rejected":[]}'
-    demo = re.search(r"^sent (\d+) events .*; accepted (\d+), rejected 0$", outputs["make demo"], re.M)
+    demo = re.search(
+        r"^sent (\d+) events .*; accepted (\d+), rejected 0$", outputs["make demo"], re.M
+    )
     assert demo, outputs["make demo"]
     assert demo.group(1) == demo.group(2)
     rows = re.search(r"^  siyu\.events\s+([\d,]+)$", outputs[".venv/bin/siyu status"], re.M)
