@@ -103,3 +103,24 @@ def test_a_leftover_siyu_process_is_named_before_start(tmp_path: Path) -> None:
     assert done.stdout == ""
     assert f"siyu collector (pid {leftover.pid})" in done.stderr
     assert not (tmp_path / "data" / "logs" / "broker.log").exists()
+
+
+def test_second_ctrl_c_stops_at_once(tmp_path: Path) -> None:
+    proc, _ = _siyu_run(tmp_path / "data")
+    try:
+        _read_until(proc, "Ctrl-C drains", timeout=300)
+        children = psutil.Process(proc.pid).children(recursive=True)
+        proc.send_signal(signal.SIGINT)
+        _read_until(proc, "stopping: collector, draining", timeout=30)
+        proc.send_signal(signal.SIGINT)
+        rest, errors = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130
+    assert "stopping now, without draining" in rest
+    assert "events drained into ClickHouse" not in rest
+    assert "Traceback" not in errors
+    _, alive = psutil.wait_procs(children, timeout=30)
+    assert alive == []
