@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -123,4 +124,40 @@ def test_second_ctrl_c_stops_at_once(tmp_path: Path) -> None:
     assert "events drained into ClickHouse" not in rest
     assert "Traceback" not in errors
     _, alive = psutil.wait_procs(children, timeout=30)
+    assert alive == []
+
+
+def test_a_failed_start_stops_what_was_started(tmp_path: Path) -> None:
+    tags = tmp_path / "tags.yaml"
+    tags.write_text("tags: [this is not a tag definition\n")
+    settings = local_settings(tmp_path / "data")
+    env = {
+        **os.environ,
+        **{k: str(v) for k, v in settings.child_env().items()},
+        "SIYU_TAGS_FILE": str(tags),
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "siyu", "run"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    seen: set[psutil.Process] = set()
+    while proc.poll() is None:
+        try:
+            seen.update(psutil.Process(proc.pid).children(recursive=True))
+        except psutil.NoSuchProcess:
+            break
+        time.sleep(0.2)
+    out, errors = proc.communicate(timeout=120)
+    assert proc.returncode == 1
+    assert "starting broker … ready in" in out
+    assert "failed after" in out
+    assert "stopping what was started" in out
+    assert re.search(
+        r"^siyu: could not start: worker-0 exited \(\d+\); see .*worker-0\.log$", errors, re.M
+    ), errors
+    assert any(p.pid for p in seen)
+    _, alive = psutil.wait_procs(list(seen), timeout=30)
     assert alive == []
