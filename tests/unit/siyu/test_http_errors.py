@@ -2,17 +2,46 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
+from typing import Any
 
+import httpx
 import orjson
 import pytest
-from starlette.testclient import TestClient
 
 from collectors.app import build_app
 from sinks.exceptions import SinkRejected, SinkUnavailable
 from sinks.sql_endpoint import build_sql_app
 from siyu.settings import Settings
 from tests.fakes import InMemoryProducer
+
+
+class _Client:
+    """Requests to an ASGI app in process, no server."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    def __enter__(self) -> _Client:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        return None
+
+    def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        async def call() -> httpx.Response:
+            transport = httpx.ASGITransport(app=self.app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+                return await client.request(method, url, **kwargs)
+
+        return asyncio.run(call())
+
+    def get(self, url: str, **kwargs: Any) -> httpx.Response:
+        return self.request("GET", url, **kwargs)
+
+    def post(self, url: str, **kwargs: Any) -> httpx.Response:
+        return self.request("POST", url, **kwargs)
 
 
 def _shape(body: bytes) -> dict[str, str]:
@@ -24,7 +53,7 @@ def _shape(body: bytes) -> dict[str, str]:
 
 def test_collector_errors_outside_the_ingest_routes(tmp_path: Path) -> None:
     app = build_app(Settings(data_dir=tmp_path), InMemoryProducer())
-    with TestClient(app) as client:
+    with _Client(app) as client:
         missing = client.get("/v2/nothing")
         wrong_method = client.post("/healthz")
         unauthorized = client.post("/v1/batch", content=b"[]")
@@ -56,7 +85,7 @@ class _Writer:
     ],
 )
 def test_sql_endpoint_errors(error: Exception, status: int, code: str) -> None:
-    with TestClient(build_sql_app(_Writer(error))) as client:  # type: ignore[arg-type]
+    with _Client(build_sql_app(_Writer(error))) as client:
         answer = client.get("/", params={"query": "SELECT 1 FROMM x"})
     assert answer.status_code == status
     got = _shape(answer.content)
@@ -65,6 +94,6 @@ def test_sql_endpoint_errors(error: Exception, status: int, code: str) -> None:
 
 
 def test_sql_endpoint_answers_queries() -> None:
-    with TestClient(build_sql_app(_Writer(None))) as client:  # type: ignore[arg-type]
+    with _Client(build_sql_app(_Writer(None))) as client:
         assert client.get("/", params={"query": "SELECT 1"}).text == "1\n"
         assert _shape(client.get("/nothing").content)["code"] == "not_found"
