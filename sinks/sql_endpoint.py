@@ -14,9 +14,11 @@ import re
 
 import anyio.to_thread
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from sinks import metrics
 from sinks.exceptions import SinkError, SinkUnavailable
@@ -24,7 +26,7 @@ from sinks.overview import overview
 from sinks.writer import ClickHouseWriter
 from siyu.http_errors import EXCEPTION_HANDLERS, error_response
 
-__all__ = ["build_sql_app"]
+__all__ = ["ENDPOINT_HEADER", "build_sql_app"]
 
 _FORMAT_RE = re.compile(r"\bFORMAT\s+(\w+)\s*$", re.IGNORECASE)
 _CONTENT_TYPES = {
@@ -34,6 +36,24 @@ _CONTENT_TYPES = {
     "CSV": "text/csv",
     "CSVWITHNAMES": "text/csv",
 }
+
+
+# Every answer names the endpoint, so `siyu sql` can tell it from another server (a
+# ClickHouse, say) that happens to listen on the configured port.
+ENDPOINT_HEADER = "x-siyu-endpoint"
+
+
+class _Identify:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def send_named(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), (b"x-siyu-endpoint", b"sql")]
+            await send(message)
+
+        await self.app(scope, receive, send_named)
 
 
 def build_sql_app(writer: ClickHouseWriter) -> Starlette:
@@ -69,4 +89,5 @@ def build_sql_app(writer: ClickHouseWriter) -> Starlette:
             Route("/overview", overview),
         ],
         exception_handlers=EXCEPTION_HANDLERS,
+        middleware=[Middleware(_Identify)],
     )

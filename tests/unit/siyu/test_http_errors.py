@@ -97,3 +97,41 @@ def test_sql_endpoint_answers_queries() -> None:
     with _Client(build_sql_app(_Writer(None))) as client:
         assert client.get("/", params={"query": "SELECT 1"}).text == "1\n"
         assert _shape(client.get("/nothing").content)["code"] == "not_found"
+
+
+def test_sql_endpoint_names_itself() -> None:
+    with _Client(build_sql_app(_Writer(None))) as client:
+        assert client.get("/ping").headers["x-siyu-endpoint"] == "sql"
+        assert client.get("/nothing").headers["x-siyu-endpoint"] == "sql"
+
+
+def test_siyu_sql_refuses_another_server_on_its_port(tmp_path: Path) -> None:
+    """A ClickHouse on the SQL port answers 200 to everything; siyu sql must not trust it."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    from siyu.inspect import SqlError, run_sql
+    from siyu.ports import free_port
+    from siyu.settings import SqlSettings
+
+    class ClickHouseLike(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self.send_response(200)
+            self.send_header("X-ClickHouse-Server-Display-Name", "ch1")
+            self.end_headers()
+            self.wfile.write(b"1\n")
+
+        def log_message(self, *_: object) -> None:
+            return None
+
+    server = HTTPServer(("127.0.0.1", free_port()), ClickHouseLike)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        settings = Settings(data_dir=tmp_path, sql=SqlSettings(port=server.server_port))
+        with pytest.raises(SqlError, match="not siyu's SQL endpoint \\(a ClickHouse server"):
+            run_sql(settings, "SELECT 1")
+    finally:
+        server.shutdown()
+        server.server_close()
