@@ -10,7 +10,7 @@ import orjson
 
 from siyu.settings import LogSettings
 
-__all__ = ["JsonFormatter", "configure"]
+__all__ = ["JsonFormatter", "apply_options", "configure", "dict_config"]
 
 _TEXT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 # Libraries whose INFO lines are noise here (offset probes open short-lived consumers).
@@ -44,6 +44,28 @@ def configure(settings: LogSettings, default_level: str = "INFO") -> None:
     root.setLevel(settings.level or default_level)
     for name in _QUIET:
         logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
+
+
+def dict_config(settings: LogSettings, default_level: str = "INFO") -> dict[str, object]:
+    """The same setup as a ``logging.config.dictConfig`` document, for libraries that take one
+    (Faust's worker replaces the root handlers with what it is given)."""
+    formatter: dict[str, object] = (
+        {"()": f"{__name__}.JsonFormatter"} if settings.format == "json" else {"format": _TEXT}
+    )
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"siyu": formatter},
+        "handlers": {
+            "default": {
+                "class": "logging.StreamHandler",
+                "formatter": "siyu",
+                "stream": "ext://sys.stderr",
+            }
+        },
+        "root": {"level": settings.level or default_level, "handlers": ["default"]},
+        "loggers": {name: {"level": "WARNING"} for name in _QUIET},
+    }
 
 
 def apply_options(*, level: str | None, fmt: str | None) -> None:

@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import orjson
 import psutil
 import pytest
 
@@ -19,11 +20,11 @@ from siyu.preflight import PreflightError, check_before_start
 pytestmark = pytest.mark.integration
 
 
-def _siyu_run(data_dir: Path) -> tuple[subprocess.Popen[str], dict[str, str]]:
+def _siyu_run(data_dir: Path, *options: str) -> tuple[subprocess.Popen[str], dict[str, str]]:
     settings = local_settings(data_dir)
     env = {**os.environ, **{k: str(v) for k, v in settings.child_env().items()}}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "siyu", "run"],
+        [sys.executable, "-m", "siyu", *options, "run"],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -48,7 +49,7 @@ def _read_until(proc: subprocess.Popen[str], marker: str, timeout: float) -> lis
 
 
 def test_sigkill_of_the_supervisor_leaves_no_siyu_process(tmp_path: Path) -> None:
-    proc, _ = _siyu_run(tmp_path / "data")
+    proc, _ = _siyu_run(tmp_path / "data", "--log-format", "json")
     try:
         lines = _read_until(proc, "Ctrl-C drains", timeout=300)
         children = psutil.Process(proc.pid).children(recursive=True)
@@ -66,6 +67,15 @@ def test_sigkill_of_the_supervisor_leaves_no_siyu_process(tmp_path: Path) -> Non
     assert any(c.name() == "tansu" for c in children)
     _, alive = psutil.wait_procs(children, timeout=60)
     assert alive == []
+    # --log-format json reached every child: their log records are JSON objects.
+    for part in ("sink", "worker-0", "lookup", "collector"):
+        lines = (tmp_path / "data" / "logs" / f"{part}.log").read_text().splitlines()
+        records = [orjson.loads(line) for line in lines if line.startswith("{")]
+        assert records, (part, lines[:5])
+        assert {"time", "level", "logger", "message"} <= set(records[0])
+        assert not [
+            line for line in lines if re.match(r"^\d{4}-\d\d-\d\d .* (INFO|WARNING) ", line)
+        ]
 
 
 def test_a_leftover_siyu_process_is_named_before_start(tmp_path: Path) -> None:

@@ -84,6 +84,21 @@ def test_json_logs_are_one_object_per_line(capsys: pytest.CaptureFixture[str]) -
     assert docs[0]["time"].endswith("+00:00")
 
 
+def test_dict_config_gives_the_same_json_lines(capsys: pytest.CaptureFixture[str]) -> None:
+    import logging.config
+
+    from siyu.logsetup import dict_config
+
+    logging.config.dictConfig(dict_config(LogSettings(format="json")))
+    try:
+        logging.getLogger("faust.worker").info("ready")
+        logging.getLogger("aiokafka").info("noise")
+    finally:
+        configure(LogSettings(level="WARNING"))
+    docs = [orjson.loads(line) for line in capsys.readouterr().err.splitlines()]
+    assert [(d["logger"], d["message"]) for d in docs] == [("faust.worker", "ready")]
+
+
 def test_log_options_reach_the_started_processes(monkeypatch: pytest.MonkeyPatch) -> None:
     from siyu.logsetup import apply_options
     from siyu.settings import Settings
