@@ -25,6 +25,7 @@ from siyu.settings import Settings
 __all__ = [
     "all_problems",
     "documented_table",
+    "known",
     "problems",
     "settings_table",
     "unknown_variables",
@@ -33,8 +34,8 @@ __all__ = [
 ]
 
 _START, _END = "<!-- settings:start -->", "<!-- settings:end -->"
-# Variables of the benchmark harness (bench/), not of siyu itself.
-_OTHER_PREFIXES = ("SIYU_BENCH_",)
+# Variables of the benchmark harness (bench/) and the tests, not of siyu itself.
+_OTHER_PREFIXES = ("SIYU_BENCH_", "SIYU_TEST_")
 
 
 def _sections() -> Iterator[tuple[str, str, type[BaseSettings]]]:
@@ -102,6 +103,11 @@ def documented_table(path: Path) -> str:
     """The table between the markers of ``path``, as written there."""
     _, _, rest = path.read_text().partition(_START)
     return rest.partition(_END)[0].lstrip("\n")
+
+
+def known(name: str) -> bool:
+    """A variable that some siyu setting (or the bench/test harness) reads."""
+    return name in {n for n, _ in variables()} or name.startswith(_OTHER_PREFIXES)
 
 
 def unknown_variables(environ: Mapping[str, str]) -> list[str]:

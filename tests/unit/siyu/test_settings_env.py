@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +15,7 @@ from pydantic_settings import SettingsError
 from siyu.settings import Settings
 from siyu.settings_env import (
     documented_table,
+    known,
     problems,
     settings_table,
     unknown_variables,
@@ -36,6 +38,18 @@ def test_every_setting_is_documented_with_a_meaning() -> None:
     assert {name: field.description for name, field in variables() if not field.description} == {}
     for name in ("SIYU_TAGS_FILE", "SIYU_LOG_FORMAT", "SIYU_COLLECTOR_PORT", "SIYU_PROJECTS"):
         assert f"| `{name}` |" in settings_table()
+
+
+def test_docs_name_only_real_settings() -> None:
+    files = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    files += [*sorted((ROOT / "infra").rglob("*.yml")), ROOT / "Makefile"]
+    wrong = {
+        f"{path.relative_to(ROOT)}: {name}"
+        for path in files
+        for name in re.findall(r"SIYU_[A-Z0-9_]*[A-Z0-9]\b(?!_)", path.read_text())
+        if not known(name)
+    }
+    assert wrong == set()
 
 
 def test_write_table_replaces_only_the_marked_block(tmp_path: Path) -> None:
