@@ -34,8 +34,8 @@ __all__ = [
 ]
 
 _START, _END = "<!-- settings:start -->", "<!-- settings:end -->"
-# Variables of the benchmark harness (bench/) and the tests, not of siyu itself.
-_OTHER_PREFIXES = ("SIYU_BENCH_", "SIYU_TEST_")
+# Variables of the benchmark harness (bench/), the tests and the watchdog (siyu/watchdog.py).
+_OTHER_PREFIXES = ("SIYU_BENCH_", "SIYU_TEST_", "SIYU_SUPERVISOR_")
 
 
 def _sections() -> Iterator[tuple[str, str, type[BaseSettings]]]:

@@ -1,33 +1,33 @@
 """Children never outlive the supervisor, whatever ends it.
 
-``siyu run`` starts this watchdog first, as ``python -m siyu.watchdog <supervisor pid>``
-in a session of its own, with a pipe on its stdin whose other end only the supervisor
-holds. While that pipe is open, the watchdog notes the supervisor's children every
-``_POLL_S``. When it closes (the supervisor exited, normally or by SIGKILL, the OOM
-killer or a process manager), the watchdog stops every child it noted that still runs,
-with SIGTERM and SIGKILL after a grace period: the collector first (so it flushes its
-producer and spool), then workers, lookup and sink, the broker last. A child that already
-ended is recognised by its start time, so a reused pid is never signalled.
+``siyu run`` starts this watchdog first, as ``python -m siyu.watchdog <run id>`` in a
+session of its own, with a pipe on its stdin whose other end only the supervisor holds,
+and puts ``SIYU_SUPERVISOR_RUN=<run id>`` into its own environment, which every process
+it starts inherits (broker, sink, workers, lookup, collector, and their own children).
+When the pipe closes (the supervisor exited, normally or by SIGKILL, the OOM killer or a
+process manager), the watchdog finds the processes carrying the run id and stops those
+still running, with SIGTERM and SIGKILL after a grace period: the collector first (so it
+flushes its producer and spool), then workers, lookup and sink, the broker last. The
+run id is unique to one run, so no other process is ever signalled, and nothing is polled
+while the stack runs.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import secrets
 import subprocess
 import sys
-import threading
 
 import psutil
 
-__all__ = ["Watchdog", "main"]
+__all__ = ["RUN_VARIABLE", "Watchdog", "main"]
 
 logger = logging.getLogger(__name__)
 
-# Often enough that a child started just before the supervisor dies is noted; cheap:
-# one /proc read of the supervisor's children.
-_POLL_S = 0.2
-# Time each child gets to stop on SIGTERM before it is killed.
+RUN_VARIABLE = "SIYU_SUPERVISOR_RUN"
+# Time each wave of children gets to stop on SIGTERM before it is killed.
 _GRACE_S = 10.0
 
 
@@ -35,9 +35,11 @@ class Watchdog:
     """The supervisor's handle on its watchdog process."""
 
     def __init__(self) -> None:
+        self.run_id = secrets.token_hex(16)
+        os.environ[RUN_VARIABLE] = self.run_id
         read, self._write = os.pipe()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "siyu.watchdog", str(os.getpid())],
+            [sys.executable, "-m", "siyu.watchdog", self.run_id],
             stdin=read,
             start_new_session=True,
         )
@@ -45,45 +47,31 @@ class Watchdog:
         os.set_inheritable(self._write, False)
 
     def release(self) -> None:
-        """Normal end of the supervisor: children are stopped already, close the pipe."""
+        """Normal end of the supervisor: close the pipe; the watchdog stops what is left."""
         if self._write >= 0:
             os.close(self._write)
             self._write = -1
         try:
-            self.proc.wait(_GRACE_S * 2)
+            self.proc.wait(_GRACE_S * 4)
         except subprocess.TimeoutExpired:
             self.proc.kill()
 
 
-def _watch(supervisor: int) -> None:
-    seen: dict[int, psutil.Process] = {}
-    gone = threading.Event()
-
-    def wait_eof() -> None:
-        while sys.stdin.buffer.read(4096):
-            pass
-        gone.set()
-
-    threading.Thread(target=wait_eof, daemon=True).start()
-    try:
-        parent = psutil.Process(supervisor)
-    except psutil.NoSuchProcess:
-        gone.set()
-        parent = None
+def _carriers(run_id: str) -> list[psutil.Process]:
     me = os.getpid()
-    while not gone.wait(_POLL_S):
+    found = []
+    for proc in psutil.process_iter():
+        if proc.pid == me:
+            continue
         try:
-            for child in parent.children() if parent else []:
-                if child.pid != me and child.pid not in seen:
-                    seen[child.pid] = child
+            if proc.environ().get(RUN_VARIABLE) == run_id:
+                found.append(proc)
         except psutil.Error:
-            break
-    _stop(list(seen.values()))
+            continue  # gone, or another user's process: not ours either way
+    return found
 
 
 def _stop(children: list[psutil.Process]) -> None:
-    """Collector first (it flushes to the broker or its spool), then workers, lookup and sink,
-    then the broker."""
     from siyu.preflight import part_of
 
     waves: dict[int, list[psutil.Process]] = {0: [], 1: [], 2: []}
@@ -94,9 +82,8 @@ def _stop(children: list[psutil.Process]) -> None:
         alive = []
         for proc in wave:
             try:
-                if proc.is_running():  # also compares the start time: a reused pid is not ours
-                    proc.terminate()
-                    alive.append(proc)
+                proc.terminate()
+                alive.append(proc)
             except psutil.Error:
                 continue
         _, left = psutil.wait_procs(alive, timeout=_GRACE_S)
@@ -108,7 +95,10 @@ def _stop(children: list[psutil.Process]) -> None:
 
 
 def main() -> None:
-    _watch(int(sys.argv[1]))
+    run_id = sys.argv[1]
+    while sys.stdin.buffer.read(4096):
+        pass  # the supervisor never writes: this returns when its end closes
+    _stop(_carriers(run_id))
 
 
 if __name__ == "__main__":
