@@ -37,13 +37,14 @@ def open_writer(settings: Settings) -> ClickHouseWriter:
         url=settings.clickhouse.url,
         chdb_path=settings.chdb_path,
         password=password.get_secret_value() if password else None,
+        cluster=settings.clickhouse.cluster,
     )
 
 
 async def serve(settings: Settings) -> None:
     writer = open_writer(settings)
     writer.migrate()
-    start_http_server(settings.sink.metrics_port, addr="127.0.0.1")
+    start_http_server(settings.sink.metrics_port, addr=settings.sink.metrics_host)
     seeded = await seed_empty_changelogs(
         writer,
         bootstrap=settings.kafka.bootstrap,

@@ -25,6 +25,7 @@ from clickhouse_connect.driver.exceptions import (
     Error as DriverError,
 )
 
+from sinks.cluster_ddl import clustered
 from sinks.exceptions import SinkError, SinkRejected, SinkUnavailable
 
 __all__ = ["ClickHouseWriter", "migration_statements"]
@@ -77,7 +78,15 @@ def migration_statements() -> list[tuple[str, str]]:
 class ClickHouseWriter:
     """Thread-safe for concurrent queries; inserts are issued by one sink loop."""
 
-    def __init__(self, *, url: str | None, chdb_path: Path | None, password: str | None = None):
+    def __init__(
+        self,
+        *,
+        url: str | None,
+        chdb_path: Path | None,
+        password: str | None = None,
+        cluster: str | None = None,
+    ):
+        self._cluster = cluster
         with _mapped():
             if url is None:
                 if chdb_path is None:
@@ -101,6 +110,8 @@ class ClickHouseWriter:
     def migrate(self) -> int:
         """Apply every migration (each is idempotent). Returns the statement count."""
         statements = migration_statements()
+        if self._cluster is not None:
+            statements = [(name, clustered(sql, self._cluster)) for name, sql in statements]
         for name, sql in statements:
             logger.debug("migration %s", name)
             with _mapped(name):

@@ -73,6 +73,10 @@ class ClickHouseSettings(BaseSettings):
     """Directory of the embedded chDB data; defaults to ``<data_dir>/chdb``."""
     password: SecretStr | None = None
     """Password of the ClickHouse server user (instead of one inside the URL)."""
+    cluster: str | None = None
+    """Name of a ClickHouse cluster (``remote_servers``): tables are created ``ON CLUSTER`` it
+    with Replicated engines (needs ``{shard}``/``{replica}`` macros and Keeper).
+    Unset: one server."""
 
     @property
     def embedded(self) -> bool:
@@ -175,6 +179,8 @@ class WorkerSettings(BaseSettings):
     """Broker session timeout; JoinGroup on the embedded broker waits half of it."""
     metrics_port: int = 17110
     """Prometheus port of the first worker; worker N uses this + N."""
+    metrics_host: str = "127.0.0.1"
+    """Address the worker's ``/metrics`` listens on (``0.0.0.0`` so Prometheus can scrape it)."""
     store: str = "memory://"
     """Faust table store. Rebuilt from changelogs, or from ClickHouse when they are empty."""
     count: int = Field(default=1, ge=1)
@@ -195,6 +201,8 @@ class SinkSettings(BaseSettings):
     """… or when its oldest row has waited this long."""
     metrics_port: int = 17100
     """Prometheus port of the sink."""
+    metrics_host: str = "127.0.0.1"
+    """Address the sink's ``/metrics`` listens on."""
     retry_max_s: float = Field(default=30.0, gt=0)
     """Longest pause between retries while ClickHouse is unavailable."""
 

@@ -34,8 +34,9 @@ __all__ = [
 ]
 
 _START, _END = "<!-- settings:start -->", "<!-- settings:end -->"
-# Variables of the benchmark harness (bench/), the tests and the watchdog (siyu/watchdog.py).
-_OTHER_PREFIXES = ("SIYU_BENCH_", "SIYU_TEST_", "SIYU_SUPERVISOR_")
+# Variables of the benchmark harness (bench/), the tests, the watchdog (siyu/watchdog.py) and
+# the Grafana/ClickHouse containers of infra/, not settings of siyu itself.
+_OTHER_PREFIXES = ("SIYU_BENCH_", "SIYU_TEST_", "SIYU_SUPERVISOR_", "SIYU_GRAFANA_")
 
 
 def _sections() -> Iterator[tuple[str, str, type[BaseSettings]]]:
