@@ -65,10 +65,11 @@ def listeners(settings: Settings) -> list[Listener]:
         found.append(Listener("broker", host or "127.0.0.1", int(port)))
     if settings.clickhouse.embedded:
         found.append(Listener("sql", settings.sql.host, settings.sql.port))
-    found.append(Listener("sink metrics", "127.0.0.1", settings.sink.metrics_port))
+    sink, worker = settings.sink, settings.worker
+    found.append(Listener("sink metrics", sink.metrics_host, sink.metrics_port))
     found.append(Listener("lookup", settings.lookup.host, settings.lookup.port))
-    for i in range(settings.worker.count):
-        found.append(Listener(f"worker-{i} metrics", "127.0.0.1", settings.worker.metrics_port + i))
+    for i in range(worker.count):
+        found.append(Listener(f"worker-{i} metrics", worker.metrics_host, worker.metrics_port + i))
     found.append(Listener("collector", settings.collector.host, settings.collector.port))
     return found
 

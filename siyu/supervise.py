@@ -45,8 +45,8 @@ def banner(settings: Settings, log_dir: Path) -> list[str]:
         f"  sql        http://{s.host}:{s.port}/?query=…      chDB at {settings.chdb_path}",
         f"  lookup     http://{lookup.host}:{lookup.port}/v1/users/…  read key: {read_key}",
         f"  overview   http://{s.host}:{s.port}/overview",
-        f"  metrics    http://{c.host}:{c.port}/metrics, 127.0.0.1:{w.metrics_port}/metrics "
-        f"(worker), 127.0.0.1:{settings.sink.metrics_port}/metrics (sink)",
+        f"  metrics    http://{c.host}:{c.port}/metrics, {w.metrics_host}:{w.metrics_port}/metrics "
+        f"(worker), {settings.sink.metrics_host}:{settings.sink.metrics_port}/metrics (sink)",
         f"  project    {project}",
         f"  logs       {log_dir}  (follow them with `siyu logs [part]`)",
         "Send demo traffic with `siyu demo` (or `make demo`), then `siyu status` or",
