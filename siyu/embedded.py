@@ -105,25 +105,26 @@ class Stack:
     def start(self) -> None:
         s = self.settings
         s.data_dir.mkdir(parents=True, exist_ok=True)
-        stage = self.progress.stage
+        begin = self.progress.begin
         if s.kafka.embedded:
-            with stage("broker"):
-                self.broker = start_broker(s.kafka.bootstrap, self.log_dir / "broker.log")
-        with stage("topics", "creating"):
-            asyncio.run(ensure_topics(s.kafka))
-        with stage("sink (chDB, SQL endpoint)"):
-            self._child("sink", "sink").start()
-            self.wait_http(f"http://{s.sql.host}:{s.sql.port}/ping", "sink", timeout=120)
-        with stage(f"{s.worker.count} worker(s) and the lookup API"):
-            self._child("lookup", "lookup").start()
-            for i in range(s.worker.count):
-                self._child(f"worker-{i}", "worker", "--index", str(i)).start()
-            for i in range(s.worker.count):
-                self.wait_worker_ready(i)
-            self.wait_http(f"http://{s.lookup.host}:{s.lookup.port}/healthz", "lookup", 120)
-        with stage("collector"):
-            self._child("collector", "collector").start()
-            self.wait_http(f"http://{s.collector.host}:{s.collector.port}/healthz", "collector", 60)
+            begin("broker")
+            self.broker = start_broker(s.kafka.bootstrap, self.log_dir / "broker.log")
+        begin("topics", "creating")
+        asyncio.run(ensure_topics(s.kafka))
+        begin("sink (chDB, SQL endpoint)")
+        self._child("sink", "sink").start()
+        self.wait_http(f"http://{s.sql.host}:{s.sql.port}/ping", "sink", timeout=120)
+        begin(f"{s.worker.count} worker(s) and the lookup API")
+        self._child("lookup", "lookup").start()
+        for i in range(s.worker.count):
+            self._child(f"worker-{i}", "worker", "--index", str(i)).start()
+        for i in range(s.worker.count):
+            self.wait_worker_ready(i)
+        self.wait_http(f"http://{s.lookup.host}:{s.lookup.port}/healthz", "lookup", 120)
+        begin("collector")
+        self._child("collector", "collector").start()
+        self.wait_http(f"http://{s.collector.host}:{s.collector.port}/healthz", "collector", 60)
+        self.progress.end()
 
     def wait_http(self, url: str, name: str, timeout: float) -> None:
         deadline = time.monotonic() + timeout

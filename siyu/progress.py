@@ -6,9 +6,8 @@ stage still has to process. A ``Progress`` without a stream says nothing (tests,
 
 from __future__ import annotations
 
-import contextlib
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import TextIO
 
 __all__ = ["Progress"]
@@ -21,6 +20,7 @@ class Progress:
     def __init__(self, out: TextIO | None = None) -> None:
         self._out = out
         self._last_drain = 0.0
+        self._stage_started: float | None = None
 
     def _write(self, text: str) -> None:
         if self._out is not None:
@@ -30,17 +30,23 @@ class Progress:
     def line(self, text: str) -> None:
         self._write(text + "\n")
 
-    @contextlib.contextmanager
-    def stage(self, what: str, verb: str = "starting") -> Iterator[None]:
-        """``starting <what> … ready in 1.2 s``, or ``failed after 3.0 s``."""
+    def begin(self, what: str, verb: str = "starting") -> None:
+        """``starting <what> … ``; the previous stage, if any, is reported ready."""
+        self.end()
         self._write(f"{verb} {what} … ")
-        started = time.monotonic()
-        try:
-            yield
-        except BaseException:
-            self._write(f"failed after {time.monotonic() - started:.1f} s\n")
-            raise
-        self._write(f"ready in {time.monotonic() - started:.1f} s\n")
+        self._stage_started = time.monotonic()
+
+    def end(self) -> None:
+        """``ready in 1.2 s`` for the stage begun last (nothing when none is open)."""
+        if self._stage_started is not None:
+            self._write(f"ready in {time.monotonic() - self._stage_started:.1f} s\n")
+            self._stage_started = None
+
+    def fail(self) -> None:
+        """``failed after 3.0 s`` for the stage begun last (nothing when none is open)."""
+        if self._stage_started is not None:
+            self._write(f"failed after {time.monotonic() - self._stage_started:.1f} s\n")
+            self._stage_started = None
 
     def draining(self, left: Mapping[str, int], *, force: bool = False) -> None:
         """Records not processed yet, per stage (``workers``, ``sink``)."""

@@ -87,12 +87,14 @@ def run_stack(settings: Settings, *, out: TextIO = sys.stdout, err: TextIO = sys
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
     watchdog = Watchdog()
-    stack = Stack(settings, progress=Progress(out))
+    progress = Progress(out)
+    stack = Stack(settings, progress=progress)
     code = 0
     try:
         try:
             stack.start()
         except (TrackingError, OSError) as exc:
+            progress.fail()
             complain(f"could not start: {exc}")
             say("stopping what was started …")
             stack.abort()
@@ -112,6 +114,7 @@ def run_stack(settings: Settings, *, out: TextIO = sys.stdout, err: TextIO = sys
         count = drained if drained is not None else "an unknown number of"
         say(f"stopped; {count} events drained into ClickHouse")
     except StopNow:
+        progress.fail()
         say("stopping now, without draining: the collector flushes what it accepted, then the rest")
         stack.abort()
         say("stopped; records not yet in ClickHouse are processed at the next start")

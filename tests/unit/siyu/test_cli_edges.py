@@ -143,17 +143,20 @@ def test_logs_of_an_unknown_part(tmp_path: Path) -> None:
 def test_progress_per_stage_and_drain() -> None:
     out = io.StringIO()
     progress = Progress(out)
-    with progress.stage("broker"):
-        pass
-    with pytest.raises(RuntimeError), progress.stage("sink"):
-        raise RuntimeError("port taken")
+    progress.begin("broker")
+    progress.begin("topics", "creating")
+    progress.end()
+    progress.end()  # nothing open: nothing said
+    progress.begin("sink")
+    progress.fail()
     progress.draining({"workers": 1200, "sink": 3}, force=True)
     progress.draining({"workers": 0, "sink": 0})  # within a second of the last: not shown
     progress.draining({"workers": 0, "sink": 0}, force=True)
     lines = out.getvalue().splitlines()
     assert lines[0].startswith("starting broker … ready in 0.0")
-    assert lines[1].startswith("starting sink … failed after 0.0")
-    assert lines[2:] == [
+    assert lines[1].startswith("creating topics … ready in 0.0")
+    assert lines[2].startswith("starting sink … failed after 0.0")
+    assert lines[3:] == [
         "  draining: workers 1,200 records left, sink 3 records left",
         "  draining: workers 0 records left, sink 0 records left (caught up)",
     ]
