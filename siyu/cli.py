@@ -132,10 +132,17 @@ def lookup() -> None:
 @app.command()
 def topics() -> None:
     """Create every siyu topic with its final partition count."""
+    from aiokafka.errors import KafkaError
+
     from siyu.topics import ensure_topics
 
     _setup_logging()
-    created = asyncio.run(ensure_topics(Settings().kafka))
+    kafka = Settings().kafka
+    try:
+        created = asyncio.run(ensure_topics(kafka))
+    except (KafkaError, OSError) as exc:
+        _err(f"siyu topics: cannot reach Kafka at {kafka.bootstrap}: {exc}")
+        raise typer.Exit(1) from exc
     _out("created: " + (", ".join(created) or "nothing, all exist"))
 
 

@@ -160,3 +160,12 @@ def test_progress_per_stage_and_drain() -> None:
         "  draining: workers 1,200 records left, sink 3 records left",
         "  draining: workers 0 records left, sink 0 records left (caught up)",
     ]
+
+
+def test_topics_without_a_broker_is_one_line_on_stderr() -> None:
+    bootstrap = f"127.0.0.1:{free_port()}"
+    done = _siyu("topics", SIYU_KAFKA_BOOTSTRAP=bootstrap)
+    assert done.returncode == 1
+    assert done.stdout == ""
+    assert done.stderr.splitlines()[-1].startswith(f"siyu topics: cannot reach Kafka at {bootstrap}")
+    assert "Traceback" not in done.stderr
