@@ -167,5 +167,6 @@ def test_topics_without_a_broker_is_one_line_on_stderr() -> None:
     done = _siyu("topics", SIYU_KAFKA_BOOTSTRAP=bootstrap)
     assert done.returncode == 1
     assert done.stdout == ""
-    assert done.stderr.splitlines()[-1].startswith(f"siyu topics: cannot reach Kafka at {bootstrap}")
+    last = done.stderr.splitlines()[-1]
+    assert last.startswith(f"siyu topics: cannot reach Kafka at {bootstrap}")
     assert "Traceback" not in done.stderr
