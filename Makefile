@@ -48,6 +48,9 @@ demo: $(STAMP) ## send synthetic mini-program + H5 traffic to a running stack
 status: $(STAMP) ## rows per table, consumer progress and errors of a running stack
 	$(BIN)/siyu status
 
+logs: $(STAMP) ## follow the logs of every part of a running stack (siyu logs [part])
+	$(BIN)/siyu logs
+
 format: $(STAMP) ## format the code
 	$(BIN)/ruff format $(SRC) tests bench
 	$(BIN)/ruff check --fix $(SRC) tests bench
