@@ -1,4 +1,4 @@
-"""A newcomer's first commands, as the README writes them, from a fresh clone.
+"""A new user's first commands, as the README writes them, from a fresh clone.
 
 The repository is cloned into a temporary directory; ``make run`` starts in the background,
 then the README's ``curl``, ``make demo``, ``siyu status`` and ``siyu sql`` run in the clone,
