@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-SRC := siyu collectors streams schemas sinks lookup
+SRC := siyu collectors streams schemas sinks lookup webhooks
 # Interpreter for a new virtualenv: PY if given, else the first of these found on the PATH
 # that siyu supports (requires-python in pyproject.toml: 3.11 to 3.13).
 PY_CANDIDATES := python3.11 python3.12 python3.13 python3

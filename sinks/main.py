@@ -12,7 +12,7 @@ import uvicorn
 from prometheus_client import start_http_server
 
 from schemas.state_value import clear_origins
-from sinks.seeding import seed_empty_changelogs
+from sinks.seeding import seed_empty_changelogs, seed_empty_config_topics
 from sinks.service import SinkService, load_routes
 from sinks.sql_endpoint import build_sql_app
 from sinks.writer import ClickHouseWriter
@@ -55,6 +55,9 @@ async def serve(settings: Settings) -> None:
     )
     if seeded:
         logger.info("seeded empty changelogs from ClickHouse: %s", seeded)
+    await seed_empty_config_topics(
+        writer, bootstrap=settings.kafka.bootstrap, topic=settings.kafka.topic
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -130,6 +130,15 @@ def lookup() -> None:
 
 
 @app.command()
+def webhooks() -> None:
+    """Run the webhook delivery process (started by `siyu run`)."""
+    from webhooks.service import serve
+
+    _setup_logging()
+    asyncio.run(serve(Settings()))
+
+
+@app.command()
 def topics() -> None:
     """Create every siyu topic with its final partition count."""
     from aiokafka.errors import KafkaError
@@ -178,18 +187,32 @@ def demo(
     users: Annotated[int, typer.Option(help="synthetic users")] = 200,
     days: Annotated[int, typer.Option(help="days of history to spread them over")] = 3,
     seed: Annotated[int, typer.Option(help="random seed (same seed, same traffic)")] = 7,
+    webhooks: Annotated[
+        bool, typer.Option(help="print segment webhooks received by a local receiver")
+    ] = True,
+    watch: Annotated[float, typer.Option(help="seconds to wait for webhooks at most")] = 30.0,
 ) -> None:
     """Send realistic synthetic mini-program + H5 traffic to the running collector."""
+    from contextlib import nullcontext
+
     from siyu.demo import send_demo
+    from siyu.demo_webhooks import wait_quiet, watching_segments
 
     _setup_logging("WARNING")
     settings = Settings()
+    receiving = watching_segments(settings, _out) if webhooks else nullcontext()
     try:
-        report = send_demo(settings, users=users, days=days, seed=seed)
+        with receiving as receiver:
+            report = send_demo(settings, users=users, days=days, seed=seed)
+            if receiver is not None:
+                _out(f"waiting up to {watch:.0f}s for segment webhooks …")
+                wait_quiet(receiver, at_most=watch)
+                _out(f"{len(receiver.received)} webhooks received")
     except httpx.TransportError as exc:
-        c = settings.collector
+        url = exc.request.url
+        part = "collector" if url.port == settings.collector.port else "lookup API"
         _err(
-            f"siyu demo: the collector is not reachable at http://{c.host}:{c.port} "
+            f"siyu demo: the {part} is not reachable at {url.scheme}://{url.host}:{url.port} "
             f"({type(exc).__name__}); start the stack with `make run` first"
         )
         raise typer.Exit(1) from exc

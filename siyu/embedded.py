@@ -1,8 +1,9 @@
 """The embedded stack supervisor behind ``siyu run`` / ``make run``.
 
 Start order: broker → topics → sink (owns chDB, seeds empty changelogs, serves SQL) →
-workers → collector. Stop order: collector (stops accepting, flushes its producer) →
-drain (workers and sink catch up with every topic) → workers → sink → broker. The
+lookup, webhooks → workers → collector. Stop order: collector (stops accepting, flushes
+its producer) → lookup, webhooks → drain (workers and sink catch up with every topic) →
+workers → sink → broker. The
 embedded broker keeps nothing across a restart, so draining before it stops is what
 makes a graceful stop lose nothing.
 """
@@ -114,8 +115,9 @@ class Stack:
         begin("sink (chDB, SQL endpoint)")
         self._child("sink", "sink").start()
         self.wait_http(f"http://{s.sql.host}:{s.sql.port}/ping", "sink", timeout=120)
-        begin(f"{s.worker.count} worker(s) and the lookup API")
+        begin(f"{s.worker.count} worker(s), the lookup API and webhooks")
         self._child("lookup", "lookup").start()
+        self._child("webhooks", "webhooks").start()
         for i in range(s.worker.count):
             self._child(f"worker-{i}", "worker", "--index", str(i)).start()
         for i in range(s.worker.count):
@@ -270,9 +272,10 @@ class Stack:
         collector = self.children.get("collector")
         if collector:
             collector.stop(timeout=15)
-        lookup = self.children.get("lookup")
-        if lookup:
-            lookup.stop(timeout=10)
+        for name in ("lookup", "webhooks"):
+            child = self.children.get(name)
+            if child:
+                child.stop(timeout=10)
         before = self.event_rows()
         drained = True
         if self.broker is not None or not self.settings.kafka.embedded:

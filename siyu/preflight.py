@@ -31,7 +31,7 @@ __all__ = [
 ]
 
 # The parts of the embedded stack as the supervisor starts them (``python -m siyu <part>``).
-_PARTS = ("sink", "lookup", "worker", "collector", "run")
+_PARTS = ("sink", "lookup", "webhooks", "worker", "collector", "run")
 _VALUED_OPTIONS = ("--log-level", "--log-format")
 
 
@@ -68,6 +68,7 @@ def listeners(settings: Settings) -> list[Listener]:
     sink, worker = settings.sink, settings.worker
     found.append(Listener("sink metrics", sink.metrics_host, sink.metrics_port))
     found.append(Listener("lookup", settings.lookup.host, settings.lookup.port))
+    found.append(Listener("webhooks metrics", "127.0.0.1", settings.webhooks.metrics_port))
     for i in range(worker.count):
         found.append(Listener(f"worker-{i} metrics", worker.metrics_host, worker.metrics_port + i))
     found.append(Listener("collector", settings.collector.host, settings.collector.port))

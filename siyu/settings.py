@@ -21,10 +21,12 @@ __all__ = [
     "LogSettings",
     "LookupSettings",
     "Project",
+    "SegmentSettings",
     "Settings",
     "SinkSettings",
     "SqlSettings",
     "TagSettings",
+    "WebhookSettings",
     "WorkerSettings",
 ]
 
@@ -170,6 +172,30 @@ class TagSettings(BaseSettings):
     """How often a worker rebuilds its timer schedule from its whole table."""
 
 
+class SegmentSettings(BaseSettings):
+    model_config = _section("SIYU_SEGMENTS_")
+
+    file: Path | None = None
+    """Segment definition file (YAML, docs/segments.md); unset means the shipped set."""
+
+
+class WebhookSettings(BaseSettings):
+    model_config = _section("SIYU_WEBHOOKS_")
+
+    metrics_port: int = 17101
+    """Prometheus metrics of the webhook delivery process."""
+    timeout_s: float = Field(default=10.0, gt=0)
+    """A receiver that has not answered in this time counts as failed (retried)."""
+    retry_for_s: float = Field(default=86_400.0, gt=0)
+    """How long a delivery is retried before it goes to the subscription's dead letters."""
+    backoff_first_s: float = Field(default=1.0, gt=0)
+    """First retry pause; each next one doubles (with jitter) up to ``backoff_max_s``."""
+    backoff_max_s: float = Field(default=3600.0, gt=0)
+    """Longest pause between two retries of a delivery."""
+    concurrency: int = Field(default=8, ge=1)
+    """Requests in flight per subscription (users in parallel; one user's in order)."""
+
+
 class WorkerSettings(BaseSettings):
     model_config = _section("SIYU_WORKER_")
 
@@ -304,6 +330,8 @@ class Settings(BaseSettings):
     tags: TagSettings = Field(default_factory=TagSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     sink: SinkSettings = Field(default_factory=SinkSettings)
+    segments: SegmentSettings = Field(default_factory=SegmentSettings)
+    webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
     log: LogSettings = Field(default_factory=LogSettings)
 
     @field_validator("data_dir")
@@ -362,6 +390,8 @@ class Settings(BaseSettings):
             "tags",
             "worker",
             "sink",
+            "segments",
+            "webhooks",
             "log",
         ):
             model = getattr(self, section)

@@ -80,6 +80,32 @@ TOPICS: tuple[TopicSpec, ...] = (
         doc="timer ticks and referral credits keyed by user id (internal to the tag agents)",
         worker_reads=True,
     ),
+    TopicSpec(
+        "segments.changes",
+        doc="segment enter/exit records per user, keyed by user id (sink, lookup, webhooks)",
+        sink_reads=True,
+    ),
+    TopicSpec(
+        "properties.changes",
+        doc="a user's property document after each change, keyed by user id (lookup)",
+    ),
+    TopicSpec(
+        "segments.definitions",
+        partitions=1,
+        doc="segments made at run time, keyed by project/name (workers, lookup, sink)",
+        sink_reads=True,
+    ),
+    TopicSpec(
+        "webhooks.subscriptions",
+        partitions=1,
+        doc="webhook subscriptions keyed by id (lookup, webhooks, sink)",
+        sink_reads=True,
+    ),
+    TopicSpec(
+        "webhooks.deliveries",
+        doc="webhook delivery attempts keyed by subscription id (sink)",
+        sink_reads=True,
+    ),
     TopicSpec("funnels.progress", doc="funnel step completions per user", sink_reads=True),
     TopicSpec(
         "funnels.fission",

@@ -46,14 +46,28 @@ def test_help_has_no_rest_markup() -> None:
         assert flag in done.stdout
 
 
-def test_demo_without_a_collector_is_one_line_on_stderr() -> None:
-    port = free_port()
-    done = _siyu("demo", "--users", "2", SIYU_COLLECTOR_PORT=str(port))
+@pytest.mark.parametrize(
+    ("options", "part"),
+    [
+        pytest.param([], "lookup API", id="webhooks-first-ask-the-lookup-api"),
+        pytest.param(["--no-webhooks"], "collector", id="collector"),
+    ],
+)
+def test_demo_without_a_stack_is_one_line_on_stderr(options: list[str], part: str) -> None:
+    ports = {"collector": free_port(), "lookup API": free_port()}
+    done = _siyu(
+        "demo",
+        "--users",
+        "2",
+        *options,
+        SIYU_COLLECTOR_PORT=str(ports["collector"]),
+        SIYU_LOOKUP_PORT=str(ports["lookup API"]),
+    )
     assert done.returncode == 1
     assert done.stdout == ""
     assert done.stderr.splitlines() == [
-        f"siyu demo: the collector is not reachable at http://127.0.0.1:{port} (ConnectError); "
-        "start the stack with `make run` first"
+        f"siyu demo: the {part} is not reachable at http://127.0.0.1:{ports[part]} "
+        "(ConnectError); start the stack with `make run` first"
     ]
 
 
