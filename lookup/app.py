@@ -21,6 +21,7 @@ from starlette.routing import Route
 
 from lookup import metrics
 from lookup.index import IdentityIndex, TagIndex, view
+from lookup.privacy import privacy_routes
 from lookup.segment_index import PropertyIndex, SegmentIndex
 from siyu.http_errors import EXCEPTION_HANDLERS, error_response
 from siyu.settings import Settings
@@ -107,6 +108,7 @@ def build_app(
 
     return Starlette(
         routes=[
+            *privacy_routes(settings, rules, identities, tags),
             Route("/v1/users/{id_type}/{id_value:path}", user, methods=["GET"]),
             Route("/healthz", healthz),
             Route("/metrics", prometheus),

@@ -83,16 +83,24 @@ class Feed:
 
     # -- bootstrap -----------------------------------------------------------------------
     async def _rows(self, client: httpx.AsyncClient, sql: str) -> AsyncIterator[dict[str, object]]:
-        url, params, auth = sql_url(self.settings)
-        async with client.stream(
-            "POST", url, params=params, content=sql.encode(), auth=auth
-        ) as answer:
-            if answer.status_code != 200:
-                body = (await answer.aread()).decode(errors="replace")
-                raise httpx.HTTPStatusError(body[:500], request=answer.request, response=answer)
-            async for line in answer.aiter_lines():
-                if line:
-                    yield orjson.loads(line)
+        """Rows of every project, each read with its own read key."""
+        for project in self._projects():
+            url, params, auth = sql_url(self.settings, project)
+            async with client.stream(
+                "POST", url, params=params, content=sql.encode(), auth=auth
+            ) as answer:
+                if answer.status_code != 200:
+                    body = (await answer.aread()).decode(errors="replace")
+                    raise httpx.HTTPStatusError(body[:500], request=answer.request, response=answer)
+                async for line in answer.aiter_lines():
+                    if line:
+                        yield orjson.loads(line)
+
+    def _projects(self) -> list[str | None]:
+        # A ClickHouse server is read once with its own user; the embedded endpoint per project.
+        if self.settings.clickhouse.url is not None:
+            return [None]
+        return list(self.settings.projects)
 
     async def bootstrap(self, timeout: float = 120.0) -> None:
         """Load the stored map and tags; waits for ClickHouse to answer."""

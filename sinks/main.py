@@ -12,11 +12,15 @@ import uvicorn
 from prometheus_client import start_http_server
 
 from schemas.state_value import clear_origins
+from sinks.privacy_service import PrivacyService
+from sinks.qr_codes import watch_qr_codes
+from sinks.retention import apply_retention
 from sinks.seeding import seed_empty_changelogs, seed_empty_config_topics
 from sinks.service import SinkService, load_routes
 from sinks.sql_endpoint import build_sql_app
 from sinks.writer import ClickHouseWriter
 from siyu.settings import Settings
+from streams.qr_registry import registry_path
 
 __all__ = ["open_writer", "serve"]
 
@@ -44,6 +48,7 @@ def open_writer(settings: Settings) -> ClickHouseWriter:
 async def serve(settings: Settings) -> None:
     writer = open_writer(settings)
     writer.migrate()
+    apply_retention(writer, settings.privacy.retention_days)
     start_http_server(settings.sink.metrics_port, addr=settings.sink.metrics_host)
     seeded = await seed_empty_changelogs(
         writer,
@@ -67,7 +72,7 @@ async def serve(settings: Settings) -> None:
     sql_task: asyncio.Task[None] | None = None
     if writer.embedded:
         config = uvicorn.Config(
-            build_sql_app(writer),
+            build_sql_app(writer, settings),
             host=settings.sql.host,
             port=settings.sql.port,
             log_level="warning",
@@ -75,9 +80,16 @@ async def serve(settings: Settings) -> None:
         )
         sql_server = _OwnSignalsServer(config)
         sql_task = asyncio.create_task(sql_server.serve())
+    qr_task = asyncio.create_task(watch_qr_codes(writer, registry_path(settings.tags.file), stop))
+    privacy = asyncio.create_task(PrivacyService(settings, writer).run(stop))
     try:
         await service.run(stop)
     finally:
+        stop.set()
+        await qr_task
+        privacy.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await privacy
         logger.info("sink stopped after writing %d rows", service.rows_written)
         if sql_server is not None and sql_task is not None:
             sql_server.should_exit = True

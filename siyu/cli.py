@@ -14,11 +14,19 @@ from pydantic import ValidationError
 from pydantic_settings import SettingsError as EnvParseError
 
 from siyu.exceptions import TrackingError
+from siyu.qr_cli import qr_app
 from siyu.settings import Settings
 
 __all__ = ["app", "main"]
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+# No local variables in tracebacks: they can hold keys and personal data.
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help=__doc__,
+    pretty_exceptions_show_locals=False,
+)
+app.add_typer(qr_app, name="qr")
 logger = logging.getLogger("siyu")
 
 
@@ -168,6 +176,37 @@ def sql(
     except SqlError as exc:
         _err(f"siyu sql: {exc}")
         raise typer.Exit(1) from exc
+
+
+@app.command()
+def forget(
+    id_type: str,
+    id_value: str,
+    project: Annotated[str, typer.Option(help="project (default: the first one)")] = "",
+) -> None:
+    """Forget one person everywhere (privacy request); prints the request id."""
+    import httpx
+
+    settings = Settings()
+    name = project or next(iter(settings.projects))
+    found = settings.projects.get(name)
+    if found is None or found.admin_key is None:
+        _out(f"siyu forget: project {name!r} has no admin key")
+        raise typer.Exit(1)
+    lookup = settings.lookup
+    try:
+        answer = httpx.delete(
+            f"http://{lookup.host}:{lookup.port}/v1/users/{id_type}/{id_value}",
+            headers={"X-Siyu-Key": found.admin_key.get_secret_value()},
+            timeout=30,
+        )
+    except httpx.HTTPError as exc:
+        _out(f"siyu forget: cannot reach the lookup API ({type(exc).__name__}); is it up?")
+        raise typer.Exit(1) from exc
+    if answer.status_code != 202:
+        _out(f"siyu forget: {answer.status_code} {answer.text.strip()}")
+        raise typer.Exit(1)
+    _out(f"forget request {answer.json()['request_id']} accepted")
 
 
 @app.command()

@@ -258,9 +258,11 @@ class Stack:
         """Rows in siyu.events as the SQL endpoint sees them, None when it cannot answer."""
         s = self.settings
         try:
+            operator = s.sql.operator_key
             answer = httpx.get(
                 f"http://{s.sql.host}:{s.sql.port}/",
                 params={"query": "SELECT count() FROM siyu.events"},
+                auth=("siyu_operator", operator.get_secret_value()) if operator else None,
                 timeout=10,
             )
         except httpx.HTTPError:

@@ -8,7 +8,7 @@ Everything else receives a section or plain keyword arguments. Tests build
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -20,6 +20,7 @@ __all__ = [
     "KafkaSettings",
     "LogSettings",
     "LookupSettings",
+    "PrivacySettings",
     "Project",
     "SegmentSettings",
     "Settings",
@@ -30,14 +31,19 @@ __all__ = [
     "WorkerSettings",
 ]
 
-_FROZEN = {"frozen": True, "extra": "forbid"}
+# Errors never echo the values given: a bad setting must not print a key (docs/security.md).
+_FROZEN = {"frozen": True, "extra": "forbid", "hide_input_in_errors": True}
 
 
 def _section(prefix: str) -> SettingsConfigDict:
     # Attribute docstrings become field descriptions: the settings table in the README is
     # generated from them (python -m siyu.settings_env).
     return SettingsConfigDict(
-        env_prefix=prefix, frozen=True, extra="ignore", use_attribute_docstrings=True
+        env_prefix=prefix,
+        frozen=True,
+        extra="ignore",
+        hide_input_in_errors=True,
+        use_attribute_docstrings=True,
     )
 
 
@@ -133,6 +139,16 @@ class CollectorSettings(BaseSettings):
     resend_window_bytes: int = Field(default=64 << 20, ge=0)
     """Recently produced bytes kept in memory and sent again if the broker loses its log."""
 
+    # Rate limits of the beacon routes (token buckets, docs/security.md); 0 disables one.
+    rate_per_key: float = Field(default=5000.0, ge=0)
+    """Requests per second one write key (project) may send, sustained."""
+    burst_per_key: float = Field(default=10000.0, ge=1)
+    """Requests one write key may send at once above its rate."""
+    rate_per_ip: float = Field(default=1000.0, ge=0)
+    """Requests per second one client IP may send, sustained."""
+    burst_per_ip: float = Field(default=2000.0, ge=1)
+    """Requests one client IP may send at once above its rate."""
+
 
 class SqlSettings(BaseSettings):
     model_config = _section("SIYU_SQL_")
@@ -141,6 +157,25 @@ class SqlSettings(BaseSettings):
     """SQL endpoint listen address."""
     port: int = 17123
     """Read-only SQL endpoint served by the process that owns chDB (embedded mode)."""
+
+    # Access and limits of the SQL endpoint (docs/security.md).
+    operator_key: SecretStr | None = SecretStr("demo-operator-key")
+    """Password of the ``siyu_operator`` user: reads every project and ``system`` tables
+    (internal tests, ``siyu status``); None disables that user."""
+    max_execution_s: float = Field(default=30.0, gt=0)
+    """Longest a query may run before the engine ends it."""
+    max_memory_bytes: int = Field(default=1 << 30, ge=1 << 20)
+    """Most memory one query may use."""
+    max_result_rows: int = Field(default=1_000_000, ge=1)
+    """Most rows one answer may hold (larger answers fail rather than truncate)."""
+    max_rows_to_read: int = Field(default=0, ge=0)
+    """Most rows one query may read (0: no limit beyond time and memory)."""
+    max_threads: int = Field(default=1, ge=1)
+    """Threads one query may use: the sink shares the process (and its cores) with every
+    query, so a heavy query must leave room for the inserts."""
+    concurrency: int = Field(default=2, ge=1)
+    """Queries run at the same time; more wait. Reads use their own chDB connection, so
+    the sink's inserts never wait behind a query."""
 
 
 class LookupSettings(BaseSettings):
@@ -233,6 +268,25 @@ class SinkSettings(BaseSettings):
     """Longest pause between retries while ClickHouse is unavailable."""
 
 
+class PrivacySettings(BaseSettings):
+    """Privacy requests, stored IPs and retention (docs/security.md)."""
+
+    model_config = _section("SIYU_PRIVACY_")
+
+    later_events: Literal["drop", "anonymise"] = "drop"
+    """Events arriving after a forget with the person's identities: ``drop`` them, or
+    ``anonymise`` (store them without those identities)."""
+    settle_s: float = Field(default=5.0, gt=0)
+    """A forget deletes again after this and after twice this, for rows in flight."""
+    ip: str = Field(default="keep", pattern="^(keep|truncate|hash)$")
+    """Client IPs stored as received (``keep``), truncated (IPv4 /24, IPv6 /48) or
+    ``hash``-ed (HMAC-SHA256 with ``ip_salt``)."""
+    ip_salt: SecretStr = SecretStr("siyu-demo-ip-salt")
+    """Key of the HMAC that ``ip = hash`` stores instead of the IP (set your own)."""
+    retention_days: dict[str, int] = Field(default_factory=dict)
+    """Days each table keeps rows (TTL), JSON: ``{"events": 365, "dead_letters": 30}``."""
+
+
 class LogSettings(BaseSettings):
     model_config = _section("SIYU_LOG_")
 
@@ -263,6 +317,16 @@ class OfficialAccountCallback(BaseModel):
     encoding_aes_key: SecretStr | None = None
 
 
+class WeComApi(BaseModel):
+    """Optional WeCom API access (off by default): fetch each new contact's unionid."""
+
+    model_config = ConfigDict(**_FROZEN)  # type: ignore[typeddict-item]
+
+    fetch_unionid: bool = False
+    secret: SecretStr | None = None
+    """The secret of the WeCom app allowed to read external contacts (客户联系)."""
+
+
 class Project(BaseModel):
     model_config = ConfigDict(**_FROZEN)  # type: ignore[typeddict-item]
 
@@ -274,6 +338,7 @@ class Project(BaseModel):
     """IANA zone of every day of this project (funnel entry day, cohorts, "today")."""
     wecom: WeComCallback | None = None
     wxoa: OfficialAccountCallback | None = None
+    wecom_api: WeComApi | None = None
 
     @field_validator("timezone")
     @classmethod
@@ -314,7 +379,11 @@ class Settings(BaseSettings):
     """Everything a siyu process needs. Sections read their own ``SIYU_<SECTION>_*`` variables."""
 
     model_config = SettingsConfigDict(
-        env_prefix="SIYU_", frozen=True, extra="ignore", use_attribute_docstrings=True
+        env_prefix="SIYU_",
+        frozen=True,
+        extra="ignore",
+        hide_input_in_errors=True,
+        use_attribute_docstrings=True,
     )
 
     data_dir: Path = Path("data")
@@ -330,6 +399,7 @@ class Settings(BaseSettings):
     tags: TagSettings = Field(default_factory=TagSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     sink: SinkSettings = Field(default_factory=SinkSettings)
+    privacy: PrivacySettings = Field(default_factory=PrivacySettings)
     segments: SegmentSettings = Field(default_factory=SegmentSettings)
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
     log: LogSettings = Field(default_factory=LogSettings)
@@ -390,6 +460,7 @@ class Settings(BaseSettings):
             "tags",
             "worker",
             "sink",
+            "privacy",
             "segments",
             "webhooks",
             "log",
@@ -400,6 +471,10 @@ class Settings(BaseSettings):
                     continue
                 if isinstance(value, SecretStr):
                     value = value.get_secret_value()
+                if isinstance(value, dict):
+                    import orjson
+
+                    value = orjson.dumps(value).decode()
                 env[f"SIYU_{section.upper()}_{name.upper()}"] = str(value)
         return env
 

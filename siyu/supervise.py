@@ -44,17 +44,24 @@ def banner(settings: Settings, log_dir: Path) -> list[str]:
             f"  admin      http://{lookup.host}:{lookup.port}/v1/segments, /v1/subscriptions  "
             f"admin key: {keys.admin_key.get_secret_value()}"
         )
+        admin.append(
+            "  privacy    DELETE …/v1/users/{type}/{value}  "
+            f"admin key: {keys.admin_key.get_secret_value()}"
+        )
     return [
         "siyu is running (embedded stack)",
         f"  broker     kafka://{settings.kafka.bootstrap}  (Tansu, in memory)",
         f"  collector  http://{c.host}:{c.port}/v1/batch   write key: {write_key}",
         f"  sql        http://{s.host}:{s.port}/?query=…      chDB at {settings.chdb_path}",
         f"  lookup     http://{lookup.host}:{lookup.port}/v1/users/…  read key: {read_key}",
+        f"  sql auth   basic auth {project} / {read_key} (or X-Siyu-Key: {read_key})",
         *admin,
-        f"  overview   http://{s.host}:{s.port}/overview",
+        f"  overview   http://{s.host}:{s.port}/overview?key={read_key}",
         f"  metrics    http://{c.host}:{c.port}/metrics, {w.metrics_host}:{w.metrics_port}/metrics "
         f"(worker), {settings.sink.metrics_host}:{settings.sink.metrics_port}/metrics (sink), "
         f"127.0.0.1:{settings.webhooks.metrics_port}/metrics (webhooks)",
+        f"  wechat     http://{c.host}:{c.port}/v1/wecom/callback?project={project}, "
+        f"/v1/wxoa/callback?project={project}  (docs/wechat.md)",
         f"  project    {project}",
         f"  logs       {log_dir}  (follow them with `siyu logs [part]`)",
         "Send demo traffic with `siyu demo` (or `make demo`), then `siyu status` or",

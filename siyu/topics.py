@@ -108,6 +108,16 @@ TOPICS: tuple[TopicSpec, ...] = (
     ),
     TopicSpec("funnels.progress", doc="funnel step completions per user", sink_reads=True),
     TopicSpec(
+        "privacy.requests",
+        partitions=1,
+        doc="forget requests from the lookup API / siyu forget (the sink carries them out)",
+    ),
+    TopicSpec(
+        "privacy.forget",
+        doc="per-user forget of stream state and identity suppression, keyed by user id",
+        worker_reads=True,
+    ),
+    TopicSpec(
         "funnels.fission",
         doc="fission signals keyed by the sharer they concern (internal to the funnel agents)",
         worker_reads=True,

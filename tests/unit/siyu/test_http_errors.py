@@ -1,4 +1,4 @@
-"""Collector, lookup and SQL endpoint answer errors in one shape."""
+"""Collector errors in the one shape; `siyu sql` refuses a server that is not siyu's."""
 
 from __future__ import annotations
 
@@ -11,8 +11,6 @@ import orjson
 import pytest
 
 from collectors.app import build_app
-from sinks.exceptions import SinkRejected, SinkUnavailable
-from sinks.sql_endpoint import build_sql_app
 from siyu.settings import Settings
 from tests.fakes import InMemoryProducer
 
@@ -61,48 +59,6 @@ def test_collector_errors_outside_the_ingest_routes(tmp_path: Path) -> None:
     assert _shape(wrong_method.content)["code"] == "method_not_allowed"
     assert wrong_method.status_code == 405
     assert _shape(unauthorized.content)["code"] == "unauthorized"
-
-
-class _Writer:
-    """Answers like ClickHouseWriter.raw_read: a result or one of the sink's errors."""
-
-    def __init__(self, error: Exception | None) -> None:
-        self.error = error
-
-    def raw_read(self, sql: str, fmt: str) -> bytes:
-        if self.error is not None:
-            raise self.error
-        return b"1\n"
-
-
-@pytest.mark.parametrize(
-    ("error", "status", "code"),
-    [
-        pytest.param(SinkRejected("Syntax error near FROMM"), 400, "bad_query", id="bad-query"),
-        pytest.param(
-            SinkUnavailable("chDB is restarting"), 503, "clickhouse_unavailable", id="down"
-        ),
-    ],
-)
-def test_sql_endpoint_errors(error: Exception, status: int, code: str) -> None:
-    with _Client(build_sql_app(_Writer(error))) as client:
-        answer = client.get("/", params={"query": "SELECT 1 FROMM x"})
-    assert answer.status_code == status
-    got = _shape(answer.content)
-    assert got["code"] == code
-    assert got["message"] == str(error)
-
-
-def test_sql_endpoint_answers_queries() -> None:
-    with _Client(build_sql_app(_Writer(None))) as client:
-        assert client.get("/", params={"query": "SELECT 1"}).text == "1\n"
-        assert _shape(client.get("/nothing").content)["code"] == "not_found"
-
-
-def test_sql_endpoint_names_itself() -> None:
-    with _Client(build_sql_app(_Writer(None))) as client:
-        assert client.get("/ping").headers["x-siyu-endpoint"] == "sql"
-        assert client.get("/nothing").headers["x-siyu-endpoint"] == "sql"
 
 
 def test_siyu_sql_refuses_another_server_on_its_port(tmp_path: Path) -> None:
