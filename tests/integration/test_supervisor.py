@@ -166,7 +166,7 @@ def test_a_failed_start_stops_what_was_started(tmp_path: Path) -> None:
     assert "failed after" in out
     assert "stopping what was started" in out
     assert re.search(
-        r"^siyu: could not start: worker-0 exited \(\d+\); see .*worker-0\.log$", errors, re.M
+        r"^siyu: could not start: (sink|worker-0) exited \(\d+\); see .*\.log$", errors, re.M
     ), errors
     assert any(p.pid for p in seen)
     _, alive = psutil.wait_procs(list(seen), timeout=30)
