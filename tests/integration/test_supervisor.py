@@ -168,6 +168,6 @@ def test_a_failed_start_stops_what_was_started(tmp_path: Path) -> None:
     assert re.search(
         r"^siyu: could not start: (sink|worker-0) exited \(\d+\); see .*\.log$", errors, re.M
     ), errors
-    assert any(p.pid for p in seen)
+    assert len(seen) >= 3  # watchdog, broker, sink, … had started
     _, alive = psutil.wait_procs(list(seen), timeout=30)
     assert alive == []
