@@ -1,21 +1,40 @@
 # siyu: make run (embedded pipeline), make test (lint, typecheck, all tests), make bench.
 SHELL := /bin/bash
-PY ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 SRC := siyu collectors streams schemas sinks lookup webhooks
+# Interpreter for a new virtualenv: PY if given, else the first of these found on the PATH
+# that siyu supports (requires-python in pyproject.toml: 3.11 to 3.13).
+PY_CANDIDATES := python3.11 python3.12 python3.13 python3
+PY_SUPPORTED := import sys; sys.exit(not (3, 11) <= sys.version_info[:2] <= (3, 13))
 
 .DEFAULT_GOAL := help
 
 help: ## list targets
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN{FS=":.*?## "}{printf "  %-16s %s\n", $$1, $$2}'
 
+# The stamp is written only after a complete install, so a failed one is retried by the next
+# make. A virtualenv whose interpreter is missing or unsupported is made again.
 $(STAMP): pyproject.toml
-	@command -v $(PY) >/dev/null || PY=python3; \
-	  test -x $(BIN)/python || $${PY:-$(PY)} -m venv $(VENV) || python3 -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[dev]'
+	@set -e; \
+	  if test -x $(BIN)/python && ! $(BIN)/python -c '$(PY_SUPPORTED)' 2>/dev/null; then \
+	    echo "$(VENV) was made by an unsupported Python; making it again"; rm -rf $(VENV); fi; \
+	  if test -n "$$(test -d $(VENV) && ! test -x $(BIN)/python && echo broken)"; then \
+	    echo "$(VENV) has no working interpreter; making it again"; rm -rf $(VENV); fi; \
+	  if ! test -x $(BIN)/python; then \
+	    py="$(PY)"; \
+	    if test -z "$$py"; then for c in $(PY_CANDIDATES); do \
+	      if command -v $$c >/dev/null && $$c -c '$(PY_SUPPORTED)' 2>/dev/null; then py=$$c; break; fi; \
+	    done; fi; \
+	    if test -z "$$py" || ! $$py -c '$(PY_SUPPORTED)' 2>/dev/null; then \
+	      echo "siyu needs Python 3.11, 3.12 or 3.13; $${py:-no python3.1x on the PATH}$${py:+ does not run or is another version}; install one or set PY=/path/to/python" >&2; \
+	      exit 1; fi; \
+	    echo "creating $(VENV) with $$($$py -c 'import sys; print(sys.executable, sys.version.split()[0])')"; \
+	    $$py -m venv $(VENV); fi
+	@rm -f $(STAMP)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]'
 	@touch $(STAMP)
 
 install: $(STAMP) ## create the virtualenv and install siyu with its dev tools
@@ -28,6 +47,9 @@ demo: $(STAMP) ## send synthetic mini-program + H5 traffic to a running stack
 
 status: $(STAMP) ## rows per table, consumer progress and errors of a running stack
 	$(BIN)/siyu status
+
+logs: $(STAMP) ## follow the logs of every part of a running stack (siyu logs [part])
+	$(BIN)/siyu logs
 
 format: $(STAMP) ## format the code
 	$(BIN)/ruff format $(SRC) tests bench
@@ -68,7 +90,11 @@ bench-identity: $(STAMP) ## identity resolution events/s per worker, state bytes
 bench-tags: $(STAMP) ## tag events/s per worker, event→tag latency at 5k events/s, memory per user
 	$(BIN)/python -m bench.tags
 
-clean: ## remove the virtualenv and local data
-	rm -rf $(VENV) data
+clean: ## remove the virtualenv (keeps data/; see clean-data)
+	rm -rf $(VENV)
+	@test ! -d data || echo "kept data/ (events, spool, logs); \`make clean-data\` deletes it"
 
-.PHONY: help install run demo status format lint typecheck test-unit test bench bench-funnels bench-identity bench-tags bench-collector sdk-compat sdk-test clean
+clean-data: ## delete data/: chDB tables, the collector's spool and logs of the embedded stack
+	rm -rf data
+
+.PHONY: help install run demo status format lint typecheck test-unit test bench bench-funnels bench-identity bench-tags bench-collector sdk-compat sdk-test clean clean-data logs

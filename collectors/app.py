@@ -53,6 +53,7 @@ from collectors.rate_limits import RateLimits
 from collectors.sensors import parse_sensors
 from collectors.wire import encode_batch
 from schemas.records import DeadLetter, encode_dead_letter
+from siyu.http_errors import EXCEPTION_HANDLERS, error_body
 from siyu.settings import Settings
 
 __all__ = ["GIF", "build_app"]
@@ -288,7 +289,7 @@ class Collector:
         headers = {}
         if isinstance(exc, ProduceFailed | RateLimited):
             headers["Retry-After"] = str(exc.retry_after_s)
-        body = orjson.dumps({"error": exc.reason, "code": exc.code})
+        body = error_body(exc.code, exc.reason)
         await send_answer(send, exc.status, body, b"application/json", headers)
 
 
@@ -363,7 +364,9 @@ def build_app(settings: Settings, producer: EventProducer) -> ASGIApp:
             await producer.stop()
 
     other = Starlette(
-        routes=[Route("/healthz", healthz), Route("/metrics", prometheus)], lifespan=lifespan
+        routes=[Route("/healthz", healthz), Route("/metrics", prometheus)],
+        lifespan=lifespan,
+        exception_handlers=EXCEPTION_HANDLERS,
     )
     return CORSMiddleware(
         _Dispatch(collector, callbacks, other), origins=settings.collector.cors_origins

@@ -23,6 +23,7 @@ from lookup import metrics
 from lookup.index import IdentityIndex, TagIndex, view
 from lookup.privacy import privacy_routes
 from lookup.segment_index import PropertyIndex, SegmentIndex
+from siyu.http_errors import EXCEPTION_HANDLERS, error_response
 from siyu.settings import Settings
 from streams.domain.identity_model import USER_ID
 from streams.domain.identity_rules import IdentityRules
@@ -64,20 +65,22 @@ def build_app(
             status = 403 if key in write_keys else 401
             metrics.REQUESTS.labels(status=str(status)).inc()
             reason = "a write key cannot read" if status == 403 else "missing or unknown read key"
-            return _json({"error": f"{reason} (X-Siyu-Key header or key=)"}, status)
+            code = "write_key" if status == 403 else "unauthorized"
+            return error_response(code, f"{reason} (X-Siyu-Key header or key=)", status)
         id_type = request.path_params["id_type"]
         id_value = request.path_params["id_value"]
         if id_type != USER_ID:
             identity = rules.normalize(id_type, id_value)
             if identity is None:
                 metrics.REQUESTS.labels(status="404").inc()
-                return _json({"error": f"{id_type!r} is not a known identity type or value"}, 404)
+                message = f"{id_type!r} is not a known identity type or value"
+                return error_response("unknown_identity", message, 404)
             id_type, id_value = identity.key, identity.value
         user_id = identities.resolve(project, id_type, id_value)
         found = view(identities, tags, project, user_id) if user_id is not None else None
         if found is None:
             metrics.REQUESTS.labels(status="404").inc()
-            return _json({"error": "unknown user"}, 404)
+            return error_response("unknown_user", "unknown user", 404)
         metrics.REQUESTS.labels(status="200").inc()
         props, props_at = properties.get(project, found.user_id)
         return _json(
@@ -114,4 +117,5 @@ def build_app(
             *routes,
         ],
         lifespan=lifespan or no_lifespan,
+        exception_handlers=EXCEPTION_HANDLERS,
     )

@@ -10,6 +10,7 @@ its read key; ``X-ClickHouse-User``/``X-ClickHouse-Key`` and ``X-Siyu-Key`` also
 A project's key sees its own project's views only; the ``siyu_operator`` user sees every
 table. Each query is checked and rewritten by :mod:`sinks.sql_guard`, then run with
 ``readonly = 1`` and the limits of :class:`siyu.settings.SqlSettings`.
+Every answer carries ``X-Siyu-Endpoint: sql``; errors have siyu's one shape.
 """
 
 from __future__ import annotations
@@ -23,9 +24,12 @@ import anyio
 import anyio.to_thread
 import orjson
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Send
+from starlette.types import Scope as AsgiScope
 
 from sinks import metrics
 from sinks.exceptions import SinkError, SinkUnavailable
@@ -34,9 +38,10 @@ from sinks.privacy_routes import privacy_routes
 from sinks.project_views import ProjectViews, project_database
 from sinks.sql_guard import QueryRefused, Scope, guard
 from sinks.writer import ClickHouseWriter
+from siyu.http_errors import EXCEPTION_HANDLERS
 from siyu.settings import Settings
 
-__all__ = ["OPERATOR", "build_sql_app"]
+__all__ = ["ENDPOINT_HEADER", "OPERATOR", "build_sql_app"]
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +55,24 @@ _CONTENT_TYPES = {
     "CSV": "text/csv",
     "CSVWithNames": "text/csv",
 }
+
+
+# Every answer names the endpoint, so `siyu sql` can tell it from another server (a
+# ClickHouse, say) that happens to listen on the configured port.
+ENDPOINT_HEADER = "x-siyu-endpoint"
+
+
+class _Identify:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: AsgiScope, receive: Receive, send: Send) -> None:
+        async def send_named(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), (b"x-siyu-endpoint", b"sql")]
+            await send(message)
+
+        await self.app(scope, receive, send_named)
 
 
 class _Denied(Exception):
@@ -181,5 +204,7 @@ def build_sql_app(writer: ClickHouseWriter, settings: Settings) -> Starlette:
             Route("/ping", ping),
             Route("/overview", page),
             *privacy_routes(writer, settings),
-        ]
+        ],
+        exception_handlers=EXCEPTION_HANDLERS,
+        middleware=[Middleware(_Identify)],
     )

@@ -1,16 +1,19 @@
-"""The ``siyu`` command line: run the stack, send demo traffic, query, inspect."""
+"""siyu: run the embedded tracking pipeline, send demo traffic, query and inspect it."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import signal
 import sys
-import time
+from importlib.metadata import version
 from typing import Annotated
 
+import httpx
 import typer
+from pydantic import ValidationError
+from pydantic_settings import SettingsError as EnvParseError
 
+from siyu.exceptions import TrackingError
 from siyu.qr_cli import qr_app
 from siyu.settings import Settings
 
@@ -28,85 +31,74 @@ logger = logging.getLogger("siyu")
 
 
 def _setup_logging(level: str = "INFO") -> None:
-    logging.basicConfig(
-        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
-    )
-    # Offset probes open short-lived consumers; their INFO lines are noise.
-    logging.getLogger("aiokafka").setLevel(logging.WARNING)
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    from siyu.logsetup import configure
+
+    configure(Settings().log, default_level=level)
 
 
 def _out(text: str = "") -> None:
     typer.echo(text)
 
 
+def _err(text: str) -> None:
+    typer.echo(text, err=True)
+
+
+def _version(value: bool) -> None:
+    if value:
+        _out(f"siyu {version('siyu')}")
+        raise typer.Exit
+
+
+@app.callback()
+def _options(
+    _: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="print the version"),
+    ] = False,
+    log_level: Annotated[
+        str | None,
+        typer.Option(help="DEBUG, INFO, WARNING or ERROR, for this and every started process"),
+    ] = None,
+    log_format: Annotated[
+        str | None, typer.Option(help="text or json (one JSON object per line)")
+    ] = None,
+) -> None:
+    """siyu: run the embedded tracking pipeline, send demo traffic, query and inspect it."""
+    from siyu.logsetup import apply_options
+
+    apply_options(level=log_level, fmt=log_format)
+
+
 @app.command()
 def run() -> None:
     """Start the whole pipeline on the embedded stack; Ctrl-C drains and stops it."""
-    from siyu.embedded import Stack, SupervisorError
+    from siyu.supervise import run_stack
 
     _setup_logging()
-    settings = Settings()
-    stack = Stack(settings)
-    stopping = False
+    code = run_stack(Settings())
+    if code:
+        raise typer.Exit(code)
 
-    def _stop(*_: object) -> None:
-        nonlocal stopping
-        stopping = True
 
-    signal.signal(signal.SIGINT, _stop)
-    signal.signal(signal.SIGTERM, _stop)
+@app.command()
+def logs(
+    part: Annotated[
+        str | None, typer.Argument(help="broker, sink, lookup, worker-0, collector; all if unset")
+    ] = None,
+    follow: Annotated[bool, typer.Option(help="keep printing new lines")] = True,
+    lines: Annotated[int, typer.Option(help="earlier lines to show first")] = 20,
+) -> None:
+    """Show and follow the logs of the processes `siyu run` started."""
+    from siyu.logview import LogViewError, follow_logs
+
     try:
-        stack.start()
-    except SupervisorError as exc:
-        _out(f"siyu: could not start: {exc}")
-        stack.stop()
+        follow_logs(Settings().data_dir / "logs", part, follow=follow, lines=lines)
+    except LogViewError as exc:
+        _err(f"siyu logs: {exc}")
         raise typer.Exit(1) from exc
-    try:
-        _banner(settings, stack.log_dir)
-        while not stopping:
-            stack.supervise_once()
-            time.sleep(1)
-    except SupervisorError as exc:
-        _out(f"siyu: {exc}")
-    finally:
-        _out("stopping: collector, draining, workers, sink, broker …")
-        drained = stack.stop()
-        count = drained if drained is not None else "an unknown number of"
-        _out(f"stopped; {count} events drained into ClickHouse")
-
-
-def _banner(settings: Settings, log_dir: object) -> None:
-    project, keys = next(iter(settings.projects.items()))
-    write_key, read_key = keys.write_key.get_secret_value(), keys.read_key.get_secret_value()
-    c, s, w = settings.collector, settings.sql, settings.worker
-    _out("siyu is running (embedded stack)")
-    _out(f"  broker     kafka://{settings.kafka.bootstrap}  (Tansu, in memory)")
-    _out(f"  collector  http://{c.host}:{c.port}/v1/batch   write key: {write_key}")
-    _out(f"  sql        http://{s.host}:{s.port}/?query=…      chDB at {settings.chdb_path}")
-    lookup = settings.lookup
-    _out(f"  lookup     http://{lookup.host}:{lookup.port}/v1/users/…  read key: {read_key}")
-    _out(f"  sql auth   basic auth {project} / {read_key} (or X-Siyu-Key: {read_key})")
-    if keys.admin_key is not None:
-        admin_key = keys.admin_key.get_secret_value()
-        _out(
-            f"  admin      http://{lookup.host}:{lookup.port}/v1/segments, /v1/subscriptions  "
-            f"admin key: {admin_key}"
-        )
-        _out(f"  privacy    DELETE …/v1/users/{{type}}/{{value}}  admin key: {admin_key}")
-    _out(f"  overview   http://{s.host}:{s.port}/overview?key={read_key}")
-    _out(
-        f"  metrics    http://{c.host}:{c.port}/metrics, 127.0.0.1:{w.metrics_port}/metrics "
-        f"(worker), 127.0.0.1:{settings.sink.metrics_port}/metrics (sink), "
-        f"127.0.0.1:{settings.webhooks.metrics_port}/metrics (webhooks)"
-    )
-    callbacks = f"http://{c.host}:{c.port}/v1/wecom/callback?project={project}"
-    _out(f"  wechat     {callbacks}, /v1/wxoa/callback?project={project}  (docs/wechat.md)")
-    _out(f"  project    {project}")
-    _out(f"  logs       {log_dir}")
-    _out("Send demo traffic with `siyu demo` (or `make demo`), then `siyu status` or")
-    _out('`siyu sql "SELECT event, count() FROM siyu.events GROUP BY event"`.')
-    _out("Ctrl-C drains the pipeline and stops.")
+    except KeyboardInterrupt:
+        pass
 
 
 @app.command()
@@ -157,10 +149,17 @@ def webhooks() -> None:
 @app.command()
 def topics() -> None:
     """Create every siyu topic with its final partition count."""
+    from aiokafka.errors import KafkaError
+
     from siyu.topics import ensure_topics
 
     _setup_logging()
-    created = asyncio.run(ensure_topics(Settings().kafka))
+    kafka = Settings().kafka
+    try:
+        created = asyncio.run(ensure_topics(kafka))
+    except (KafkaError, OSError) as exc:
+        _err(f"siyu topics: cannot reach Kafka at {kafka.bootstrap}: {exc}")
+        raise typer.Exit(1) from exc
     _out("created: " + (", ".join(created) or "nothing, all exist"))
 
 
@@ -175,7 +174,7 @@ def sql(
     try:
         _out(run_sql(Settings(), query, fmt).rstrip("\n"))
     except SqlError as exc:
-        _out(f"siyu sql: {exc}")
+        _err(f"siyu sql: {exc}")
         raise typer.Exit(1) from exc
 
 
@@ -218,7 +217,7 @@ def status() -> None:
     try:
         _out(status_report(Settings()))
     except SqlError as exc:
-        _out(f"siyu status: {exc}")
+        _err(f"siyu status: {exc}")
         raise typer.Exit(1) from exc
 
 
@@ -241,12 +240,21 @@ def demo(
     _setup_logging("WARNING")
     settings = Settings()
     receiving = watching_segments(settings, _out) if webhooks else nullcontext()
-    with receiving as receiver:
-        report = send_demo(settings, users=users, days=days, seed=seed)
-        if receiver is not None:
-            _out(f"waiting up to {watch:.0f}s for segment webhooks …")
-            wait_quiet(receiver, at_most=watch)
-            _out(f"{len(receiver.received)} webhooks received")
+    try:
+        with receiving as receiver:
+            report = send_demo(settings, users=users, days=days, seed=seed)
+            if receiver is not None:
+                _out(f"waiting up to {watch:.0f}s for segment webhooks …")
+                wait_quiet(receiver, at_most=watch)
+                _out(f"{len(receiver.received)} webhooks received")
+    except httpx.TransportError as exc:
+        url = exc.request.url
+        part = "collector" if url.port == settings.collector.port else "lookup API"
+        _err(
+            f"siyu demo: the {part} is not reachable at {url.scheme}://{url.host}:{url.port} "
+            f"({type(exc).__name__}); start the stack with `make run` first"
+        )
+        raise typer.Exit(1) from exc
     _out(
         f"sent {report.events} events for {report.users} users in {report.requests} requests "
         f"({report.seconds:.2f}s, {report.events / max(report.seconds, 1e-9):,.0f} events/s); "
@@ -268,7 +276,7 @@ def funnel_sql(
     defs = load_funnels(Settings().worker.funnels_file)
     funnel = next((f for f in defs.funnels if f.name == name), None)
     if funnel is None:
-        _out(f"siyu funnel-sql: no funnel {name!r} ({', '.join(f.name for f in defs.funnels)})")
+        _err(f"siyu funnel-sql: no funnel {name!r} ({', '.join(f.name for f in defs.funnels)})")
         raise typer.Exit(1)
     _out(window_funnel_sql(funnel, source=source, breakdown=breakdown, fission=defs.fission))
 
@@ -302,7 +310,7 @@ def replay_dead_letters(
             dry_run=dry_run,
         )
     except SqlError as exc:
-        _out(f"siyu replay-dead-letters: {exc}")
+        _err(f"siyu replay-dead-letters: {exc}")
         raise typer.Exit(1) from exc
     _out(
         f"selected {done.selected}, accepted {done.accepted}, still rejected {done.rejected}, "
@@ -317,12 +325,16 @@ def replay_dead_letters(
 
 
 def main() -> None:
-    from pydantic import ValidationError
-    from pydantic_settings import SettingsError
+    """Entry point: settings errors and siyu's own errors as short lines on stderr."""
+    from siyu.settings_env import all_problems, problems
 
     try:
         app()
-    except (ValidationError, SettingsError) as exc:
-        # One line per problem, without the values given (they may be keys): no traceback.
-        sys.stderr.write(f"siyu: invalid settings: {exc}\n")
-        raise SystemExit(2) from None
+    except (ValidationError, EnvParseError) as exc:
+        _err("siyu: invalid settings:")
+        for line in all_problems() or problems(exc):
+            _err(f"  {line}")
+        sys.exit(2)
+    except TrackingError as exc:
+        _err(f"siyu: {exc}")
+        sys.exit(1)

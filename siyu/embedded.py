@@ -26,6 +26,7 @@ from aiokafka.errors import KafkaError
 from siyu.broker import start_broker
 from siyu.exceptions import TrackingError
 from siyu.offsets import group_lag
+from siyu.progress import Progress
 from siyu.settings import Settings
 from siyu.topics import TOPICS, changelog_topics, ensure_topics, partition_overrides
 
@@ -81,8 +82,11 @@ class Child:
 class Stack:
     """The embedded pipeline as child processes of this one."""
 
-    def __init__(self, settings: Settings, *, log_dir: Path | None = None) -> None:
+    def __init__(
+        self, settings: Settings, *, log_dir: Path | None = None, progress: Progress | None = None
+    ) -> None:
         self.settings = settings
+        self.progress = progress or Progress()
         self.log_dir = log_dir or settings.data_dir / "logs"
         self.broker: subprocess.Popen[bytes] | None = None
         self.children: dict[str, Child] = {}
@@ -102,11 +106,16 @@ class Stack:
     def start(self) -> None:
         s = self.settings
         s.data_dir.mkdir(parents=True, exist_ok=True)
+        begin = self.progress.begin
         if s.kafka.embedded:
+            begin("broker")
             self.broker = start_broker(s.kafka.bootstrap, self.log_dir / "broker.log")
+        begin("topics", "creating")
         asyncio.run(ensure_topics(s.kafka))
+        begin("sink (chDB, SQL endpoint)")
         self._child("sink", "sink").start()
         self.wait_http(f"http://{s.sql.host}:{s.sql.port}/ping", "sink", timeout=120)
+        begin(f"{s.worker.count} worker(s), the lookup API and webhooks")
         self._child("lookup", "lookup").start()
         self._child("webhooks", "webhooks").start()
         for i in range(s.worker.count):
@@ -114,8 +123,10 @@ class Stack:
         for i in range(s.worker.count):
             self.wait_worker_ready(i)
         self.wait_http(f"http://{s.lookup.host}:{s.lookup.port}/healthz", "lookup", 120)
+        begin("collector")
         self._child("collector", "collector").start()
         self.wait_http(f"http://{s.collector.host}:{s.collector.port}/healthz", "collector", 60)
+        self.progress.end()
 
     def wait_http(self, url: str, name: str, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -206,10 +217,12 @@ class Stack:
         stable = 0
         while time.monotonic() < deadline:
             try:
-                behind = asyncio.run(self.lag())
+                per_stage = asyncio.run(self.lag_by_stage())
             except (KafkaError, OSError) as exc:
                 logger.warning("cannot measure lag, broker unreachable: %s", exc)
                 return False
+            behind = sum(per_stage.values())
+            self.progress.draining(per_stage, force=stable == 0 and behind == 0)
             stable = stable + 1 if behind == 0 else 0
             if stable >= 2:
                 return True
@@ -218,14 +231,18 @@ class Stack:
 
     async def lag(self) -> int:
         """Records not yet processed, summed over the workers' and the sink's topics."""
+        return sum((await self.lag_by_stage()).values())
+
+    async def lag_by_stage(self) -> dict[str, int]:
+        """Records not yet processed by the workers and by the sink."""
         s = self.settings
         worker_topics = [s.kafka.topic(t.name) for t in TOPICS if t.worker_reads]
         sink_topics = [s.kafka.topic(t.name) for t in TOPICS if t.sink_reads]
         sink_topics += await changelog_topics(s.kafka.bootstrap, s.worker.app_id)
-        behind = 0
-        for group, topics in (
-            (s.worker.app_id, worker_topics),
-            (f"{s.worker.app_id}-sink", sink_topics),
+        behind: dict[str, int] = {}
+        for stage, group, topics in (
+            ("workers", s.worker.app_id, worker_topics),
+            ("sink", f"{s.worker.app_id}-sink", sink_topics),
         ):
             lag = await group_lag(
                 s.kafka.bootstrap,
@@ -234,7 +251,7 @@ class Stack:
                 s.kafka.partitions,
                 overrides=partition_overrides(s.kafka),
             )
-            behind += sum(max(0, end - committed) for committed, end in lag.values())
+            behind[stage] = sum(max(0, end - committed) for committed, end in lag.values())
         return behind
 
     def event_rows(self) -> int | None:
@@ -283,3 +300,26 @@ class Stack:
                 self.broker.kill()
             self.broker = None
         return after - before if before is not None and after is not None else None
+
+    def abort(self) -> None:
+        """Stop at once (a failed start, a second Ctrl-C), without draining.
+
+        The collector still gets its graceful stop: what it accepted is flushed to the
+        broker or kept in its disk spool, and replayed by the next start.
+        """
+        collector = self.children.get("collector")
+        if collector:
+            collector.stop(timeout=15)
+        others = [c for c in self.children.values() if c.alive() and c.proc is not None]
+        for child in others:
+            child.proc.terminate()  # type: ignore[union-attr]
+        for child in others:
+            child.stop(timeout=5)
+        if self.broker is not None:
+            self.broker.terminate()
+            try:
+                self.broker.wait(5)
+            except subprocess.TimeoutExpired:
+                self.broker.kill()
+                self.broker.wait()
+            self.broker = None

@@ -57,6 +57,13 @@ def run_sql(
         )
     except httpx.HTTPError as exc:
         raise SqlError(f"cannot reach {url} ({exc}); is `siyu run` up?") from exc
+    if settings.clickhouse.url is None and "x-siyu-endpoint" not in answer.headers:
+        clickhouse = any(name.startswith("x-clickhouse") for name in answer.headers)
+        who = "a ClickHouse server" if clickhouse else answer.headers.get("server", "a server")
+        raise SqlError(
+            f"{url} is not siyu's SQL endpoint ({who} answered); "
+            "is `siyu run` up, or does SIYU_SQL_PORT point at another server?"
+        )
     if answer.status_code != 200:
         raise SqlError(_message(answer))
     return answer.text

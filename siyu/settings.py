@@ -18,6 +18,7 @@ __all__ = [
     "CollectorSettings",
     "IdentitySettings",
     "KafkaSettings",
+    "LogSettings",
     "LookupSettings",
     "PrivacySettings",
     "Project",
@@ -35,21 +36,28 @@ _FROZEN = {"frozen": True, "extra": "forbid", "hide_input_in_errors": True}
 
 
 def _section(prefix: str) -> SettingsConfigDict:
+    # Attribute docstrings become field descriptions: the settings table in the README is
+    # generated from them (python -m siyu.settings_env).
     return SettingsConfigDict(
-        env_prefix=prefix, frozen=True, extra="ignore", hide_input_in_errors=True
+        env_prefix=prefix,
+        frozen=True,
+        extra="ignore",
+        hide_input_in_errors=True,
+        use_attribute_docstrings=True,
     )
 
 
 class KafkaSettings(BaseSettings):
     model_config = _section("SIYU_KAFKA_")
 
-    bootstrap: str = "127.0.0.1:19092"
-    """Comma-separated bootstrap servers."""
+    bootstrap: str = "127.0.0.1:17092"
+    """Comma-separated bootstrap servers (the embedded broker listens on the first)."""
     topic_prefix: str = "siyu."
     """Prefix of every topic siyu creates (``siyu.events.raw`` …)."""
     partitions: int = Field(default=4, ge=1)
     """Partition count of every topic. Final: the embedded broker cannot add partitions later."""
     replication_factor: int = Field(default=1, ge=1)
+    """Replication factor of the topics siyu creates (a real cluster: usually 3)."""
     embedded: bool = True
     """Start the bundled Tansu broker (``make run``). False when pointing at a real cluster."""
     fetch_max_wait_ms: int = Field(default=50, ge=1, le=10_000)
@@ -71,8 +79,8 @@ class ClickHouseSettings(BaseSettings):
     """``http://user:password@host:8123`` of a ClickHouse server; unset means embedded chDB."""
     chdb_path: Path | None = None
     """Directory of the embedded chDB data; defaults to ``<data_dir>/chdb``."""
-    database: str = "siyu"
     password: SecretStr | None = None
+    """Password of the ClickHouse server user (instead of one inside the URL)."""
     cluster: str | None = None
     """Name of a ClickHouse cluster (``remote_servers``): tables are created ``ON CLUSTER`` it
     with Replicated engines (needs ``{shard}``/``{replica}`` macros and Keeper).
@@ -87,12 +95,15 @@ class CollectorSettings(BaseSettings):
     model_config = _section("SIYU_COLLECTOR_")
 
     host: str = "127.0.0.1"
-    port: int = 8080
+    """Collector listen address (``0.0.0.0`` to accept other machines)."""
+    port: int = 17080
+    """Collector HTTP port (native, pixel and Sensors routes, ``/metrics``)."""
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     """Largest request body accepted (compressed size)."""
     max_decompressed_bytes: int = Field(default=8_388_608, ge=1024)
     """Largest body after decompression (decompression-bomb guard)."""
     max_events_per_batch: int = Field(default=1000, ge=1)
+    """Most events one request may carry."""
     max_future_ms: int = Field(default=23 * 3600 * 1000, ge=0)
     """Client times further ahead than this fall back to the receive time."""
     max_past_ms: int = Field(default=2 * 365 * 86400 * 1000, ge=0)
@@ -114,12 +125,15 @@ class CollectorSettings(BaseSettings):
     ip2region_db: Path | None = None
     """ip2region ``.xdb`` file for the region enrichment; unset or missing: no region."""
     server: str = Field(default="granian", pattern="^(granian|uvicorn)$")
+    """HTTP server of the collector: ``granian`` or ``uvicorn``."""
     workers: int = Field(default=1, ge=1)
+    """Collector server processes."""
     spool_dir: Path | None = None
     """Local spool used while Kafka is away; defaults to ``<data_dir>/spool``."""
     spool_max_bytes: int = Field(default=1 << 30, ge=1 << 16)
     """Spool size at which requests are refused (503 + Retry-After)."""
     spool_segment_bytes: int = Field(default=16 << 20, ge=1 << 12)
+    """Size of one spool file."""
     produce_timeout_s: float = Field(default=5.0, gt=0)
     """How long a request waits for Kafka before its events go to the spool instead."""
     resend_window_bytes: int = Field(default=64 << 20, ge=0)
@@ -140,7 +154,8 @@ class SqlSettings(BaseSettings):
     model_config = _section("SIYU_SQL_")
 
     host: str = "127.0.0.1"
-    port: int = 8123
+    """SQL endpoint listen address."""
+    port: int = 17123
     """Read-only SQL endpoint served by the process that owns chDB (embedded mode)."""
 
     # Access and limits of the SQL endpoint (docs/security.md).
@@ -167,7 +182,9 @@ class LookupSettings(BaseSettings):
     model_config = _section("SIYU_LOOKUP_")
 
     host: str = "127.0.0.1"
-    port: int = 8081
+    """Lookup API listen address."""
+    port: int = 17081
+    """Lookup API port."""
 
 
 class IdentitySettings(BaseSettings):
@@ -200,7 +217,7 @@ class SegmentSettings(BaseSettings):
 class WebhookSettings(BaseSettings):
     model_config = _section("SIYU_WEBHOOKS_")
 
-    metrics_port: int = 9103
+    metrics_port: int = 17101
     """Prometheus metrics of the webhook delivery process."""
     timeout_s: float = Field(default=10.0, gt=0)
     """A receiver that has not answered in this time counts as failed (retried)."""
@@ -209,6 +226,7 @@ class WebhookSettings(BaseSettings):
     backoff_first_s: float = Field(default=1.0, gt=0)
     """First retry pause; each next one doubles (with jitter) up to ``backoff_max_s``."""
     backoff_max_s: float = Field(default=3600.0, gt=0)
+    """Longest pause between two retries of a delivery."""
     concurrency: int = Field(default=8, ge=1)
     """Requests in flight per subscription (users in parallel; one user's in order)."""
 
@@ -220,7 +238,8 @@ class WorkerSettings(BaseSettings):
     """Faust application id: consumer group and changelog topic prefix."""
     session_timeout_s: float = 10.0
     """Broker session timeout; JoinGroup on the embedded broker waits half of it."""
-    metrics_port: int = 9101
+    metrics_port: int = 17110
+    """Prometheus port of the first worker; worker N uses this + N."""
     metrics_host: str = "127.0.0.1"
     """Address the worker's ``/metrics`` listens on (``0.0.0.0`` so Prometheus can scrape it)."""
     store: str = "memory://"
@@ -241,7 +260,8 @@ class SinkSettings(BaseSettings):
     """Flush a table's batch at this many rows …"""
     linger_s: float = Field(default=0.5, gt=0)
     """… or when its oldest row has waited this long."""
-    metrics_port: int = 9102
+    metrics_port: int = 17100
+    """Prometheus port of the sink."""
     metrics_host: str = "127.0.0.1"
     """Address the sink's ``/metrics`` listens on."""
     retry_max_s: float = Field(default=30.0, gt=0)
@@ -262,8 +282,19 @@ class PrivacySettings(BaseSettings):
     """Client IPs stored as received (``keep``), truncated (IPv4 /24, IPv6 /48) or
     ``hash``-ed (HMAC-SHA256 with ``ip_salt``)."""
     ip_salt: SecretStr = SecretStr("siyu-demo-ip-salt")
+    """Key of the HMAC that ``ip = hash`` stores instead of the IP (set your own)."""
     retention_days: dict[str, int] = Field(default_factory=dict)
     """Days each table keeps rows (TTL), JSON: ``{"events": 365, "dead_letters": 30}``."""
+
+
+class LogSettings(BaseSettings):
+    model_config = _section("SIYU_LOG_")
+
+    level: str | None = Field(default=None, pattern="^(DEBUG|INFO|WARNING|ERROR|CRITICAL)$")
+    """Log level of every siyu process (``siyu --log-level``); unset: INFO (WARNING for
+    client commands such as ``siyu demo``)."""
+    format: str = Field(default="text", pattern="^(text|json)$")
+    """``text`` or ``json`` (one JSON object per line; ``siyu --log-format``)."""
 
 
 class WeComCallback(BaseModel):
@@ -348,10 +379,15 @@ class Settings(BaseSettings):
     """Everything a siyu process needs. Sections read their own ``SIYU_<SECTION>_*`` variables."""
 
     model_config = SettingsConfigDict(
-        env_prefix="SIYU_", frozen=True, extra="ignore", hide_input_in_errors=True
+        env_prefix="SIYU_",
+        frozen=True,
+        extra="ignore",
+        hide_input_in_errors=True,
+        use_attribute_docstrings=True,
     )
 
     data_dir: Path = Path("data")
+    """chDB data, the collector's spool and the logs of the embedded stack."""
     projects: dict[str, Project] = Field(default_factory=_default_projects)
     """JSON in ``SIYU_PROJECTS``: ``{"name": {"write_key": "…", "read_key": "…"}}``."""
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
@@ -366,6 +402,7 @@ class Settings(BaseSettings):
     privacy: PrivacySettings = Field(default_factory=PrivacySettings)
     segments: SegmentSettings = Field(default_factory=SegmentSettings)
     webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
+    log: LogSettings = Field(default_factory=LogSettings)
 
     @field_validator("data_dir")
     @classmethod
@@ -426,6 +463,7 @@ class Settings(BaseSettings):
             "privacy",
             "segments",
             "webhooks",
+            "log",
         ):
             model = getattr(self, section)
             for name, value in model.model_dump().items():

@@ -7,6 +7,7 @@ import logging
 import faust
 from prometheus_client import start_http_server
 
+from siyu.logsetup import dict_config
 from siyu.settings import Settings
 from streams import metrics
 from streams.app import build_app
@@ -27,5 +28,11 @@ def run_worker(settings: Settings, *, index: int = 0) -> None:
     """Run until SIGTERM/SIGINT; Faust commits offsets and flushes on the way out."""
     ctx = build_app(settings, index=index)
     start_http_server(settings.worker.metrics_port + index, addr=settings.worker.metrics_host)
-    worker = _Worker(ctx.app, loglevel="INFO", quiet=True, redirect_stdouts=False)
+    worker = _Worker(
+        ctx.app,
+        loglevel=settings.log.level or "INFO",
+        logging_config=dict_config(settings.log),  # SIYU_LOG_FORMAT=json reaches Faust's logs
+        quiet=True,
+        redirect_stdouts=False,
+    )
     worker.execute_from_commandline()

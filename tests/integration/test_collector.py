@@ -185,7 +185,7 @@ def test_dead_letters_then_replay_after_a_fix(stack: RunningStack, fixed_collect
         stack.collector_url + "/v1/batch", content=garbage, headers={"X-Siyu-Key": WRITE_KEY}
     )
     assert bad.status_code == 400
-    assert bad.json()["code"] == "bad_json"
+    assert bad.json()["error"]["code"] == "bad_json"
     stack.wait_for(
         f"SELECT count() FROM siyu.dead_letters WHERE event_id = 'wide-{run}' "
         "AND reason LIKE 'too_many_properties%' AND project = 'default' "

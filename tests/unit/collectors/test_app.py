@@ -94,7 +94,8 @@ def test_write_key(
     answer = client.post("/v1/batch", content=orjson.dumps([_ev()]), headers=headers, params=params)
     assert answer.status_code == status
     if status == 401:
-        assert answer.json()["error"]
+        assert answer.json()["error"]["code"] == "unauthorized"
+        assert answer.json()["error"]["message"]
 
 
 @pytest.mark.parametrize(
@@ -162,7 +163,7 @@ def test_unreadable_body_is_4xx_with_reason_and_dead_lettered(
 ) -> None:
     answer = client.post("/v1/batch", content=body, headers={**KEY, **headers})
     assert answer.status_code == status
-    assert answer.json()["code"] == code
+    assert answer.json()["error"]["code"] == code
     (dead,) = producer.dead_letters()
     assert dead.payload == body
     assert dead.reason.startswith(code)
@@ -177,7 +178,7 @@ def test_limits(client_factory: Callable[..., TestClient], producer: InMemoryPro
     bomb = gzip.compress(b"[" + b" " * 100_000 + b"]")
     answer = client.post("/v1/batch", content=bomb, headers={**KEY, "Content-Encoding": "gzip"})
     assert answer.status_code == 413
-    assert "decompressed" in answer.json()["error"]
+    assert "decompressed" in answer.json()["error"]["message"]
     many = client.post("/v1/batch", content=orjson.dumps([_ev(i) for i in range(4)]), headers=KEY)
     assert many.status_code == 413
     url = client.get("/v1/pixel.gif", params={"key": "demo-write-key", "data": "A" * 2000})
@@ -245,7 +246,7 @@ def test_sensors_routes(client: TestClient, producer: InMemoryProducer) -> None:
     assert len({e.event_id for e in producer.events()}) == 1
     unknown = client.get("/sa.gif", params={"project": "nope", "data": data})
     assert unknown.status_code == 404
-    assert "nope" in unknown.json()["error"]
+    assert "nope" in unknown.json()["error"]["message"]
     token = client.get("/sa", params={"project": "default", "token": "bad", "data": data})
     assert token.status_code == 401
 

@@ -111,9 +111,10 @@ documents = (
 def _check(answer: Any, *, gif: bool = False) -> None:
     assert answer.status_code < 500, answer.text
     if answer.status_code != 200:
-        body = answer.json()
-        assert body["error"]
-        assert body["code"]
+        error = answer.json()["error"]
+        assert set(error) == {"code", "message"}
+        assert error["code"]
+        assert error["message"]
         return
     if gif:
         assert answer.headers["content-type"] == "image/gif"

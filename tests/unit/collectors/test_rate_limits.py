@@ -74,7 +74,7 @@ def test_requests_over_a_limit_get_429_with_retry_after_and_are_counted(
     assert [a.status_code for a in answers] == [200, 200, 429, 429, 429]
     refused = answers[2]
     assert int(refused.headers["retry-after"]) >= 1
-    assert refused.json()["code"] == "rate_limited"
+    assert refused.json()["error"]["code"] == "rate_limited"
     assert _limited(limit) == before + 3
     assert [e.event_id for b in producer.batches() for e in b.events] == ["rl-0", "rl-1"]
 

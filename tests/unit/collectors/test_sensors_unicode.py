@@ -175,4 +175,4 @@ def test_the_answer_lists_per_event_verdicts_and_dead_letters_keep_the_rest(
     assert base64.b64decode(dead.payload[5:]) == bad
     not_sensors = client.get("/sa.gif", params={"data": base64.b64encode(b"[1").decode()})
     assert not_sensors.status_code == 400
-    assert not_sensors.json()["code"] == "bad_json"
+    assert not_sensors.json()["error"]["code"] == "bad_json"

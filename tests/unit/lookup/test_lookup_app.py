@@ -149,3 +149,20 @@ def test_health_reports_readiness(tmp_path: Path) -> None:
     state["ready"] = True
     assert client.get("/healthz").json()["status"] == "ok"
     assert "siyu_lookup_requests_total" in client.get("/metrics").text
+
+
+def test_errors_have_the_one_shape(tmp_path: Path) -> None:
+    client, _, _ = _client(tmp_path)
+    answers = {
+        "unauthorized": client.get("/v1/users/login_id/Alice"),
+        "write_key": client.get("/v1/users/login_id/Alice?key=w1"),
+        "unknown_identity": client.get("/v1/users/weird_type/x?key=r1"),
+        "unknown_user": client.get("/v1/users/login_id/nobody?key=r1"),
+        "not_found": client.get("/v2/nothing"),
+    }
+    for code, answer in answers.items():
+        error = answer.json()["error"]
+        assert set(error) == {"code", "message"}
+        assert error["code"] == code
+        assert error["message"]
+    assert [a.status_code for a in answers.values()] == [401, 403, 404, 404, 404]
