@@ -112,8 +112,13 @@ class CollectorSettings(BaseSettings):
     spool_segment_bytes: int = Field(default=16 << 20, ge=1 << 12)
     produce_timeout_s: float = Field(default=5.0, gt=0)
     """How long a request waits for Kafka before its events go to the spool instead."""
-    resend_window_bytes: int = Field(default=64 << 20, ge=0)
-    """Recently produced bytes kept in memory and sent again if the broker loses its log."""
+    outbox_max_bytes: int = Field(default=512 << 20, ge=0)
+    """Embedded broker: produced bytes kept in memory until ClickHouse holds their events
+    (sent again if the broker loses them); 0 turns the outbox off."""
+    outbox_resend_after_s: float = Field(default=90.0, gt=0)
+    """Embedded broker: an event not in ClickHouse this long after it was sent is sent again."""
+    outbox_confirm_interval_s: float = Field(default=5.0, gt=0)
+    """How often the outbox looks its oldest messages up in ClickHouse."""
 
 
 class SqlSettings(BaseSettings):
