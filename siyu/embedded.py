@@ -22,7 +22,7 @@ from pathlib import Path
 import httpx
 from aiokafka.errors import KafkaError
 
-from siyu.broker import start_broker
+from siyu.broker import MemoryRotation, start_broker
 from siyu.exceptions import TrackingError
 from siyu.offsets import group_lag
 from siyu.settings import Settings
@@ -85,6 +85,10 @@ class Stack:
         self.log_dir = log_dir or settings.data_dir / "logs"
         self.broker: subprocess.Popen[bytes] | None = None
         self.children: dict[str, Child] = {}
+        self.rotation = MemoryRotation(
+            max_bytes=settings.kafka.embedded_restart_rss_mb << 20,
+            min_interval_s=settings.kafka.embedded_restart_min_interval_s,
+        )
 
     # -- start ---------------------------------------------------------------------------
     def _child(self, name: str, *args: str, extra_env: dict[str, str] | None = None) -> Child:
@@ -153,6 +157,9 @@ class Stack:
         restarted = []
         if self.broker is not None and self.broker.poll() is not None:
             logger.warning("broker exited with %s, restarting it", self.broker.returncode)
+            self.restart_broker()
+            restarted.append("broker")
+        elif self.broker is not None and self.rotation.due(self.broker.pid):
             self.restart_broker()
             restarted.append("broker")
         now = time.monotonic()

@@ -54,6 +54,13 @@ class KafkaSettings(BaseSettings):
     """How long every producer (collector, stream workers) waits to fill a batch. The
     embedded broker's cost grows with the number of batches it holds, not records."""
 
+    embedded_restart_rss_mb: int = Field(default=1024, ge=0)
+    """The embedded broker keeps its whole log in memory: once its resident memory passes
+    this, the supervisor restarts it empty (consumers restarted, stream state re-seeded, the
+    collector spools and sends again what is not yet in ClickHouse). 0: never."""
+    embedded_restart_min_interval_s: float = Field(default=120.0, ge=0)
+    """Shortest time between two such restarts."""
+
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}{name}"
 
