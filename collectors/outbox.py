@@ -10,8 +10,11 @@ content, not by offsets), and hands messages back to be sent again:
 - at once when the broker's acknowledged offsets go back on a partition (a new, empty
   log: the broker acknowledges one partition's records in offset order, so within one
   broker life they only grow);
-- after ``resend_after_ms`` without confirmation, and again each ``resend_after_ms``
-  (whatever swallowed them: a lost log, skipped offsets, a crash between two stages).
+- after ``resend_after_ms`` without confirmation, once a message sent more than
+  ``overtaken_ms`` after it is confirmed (whatever swallowed it: skipped offsets, a crash
+  between two stages). A pipeline that is merely behind confirms nothing newer, so it is
+  not flooded with copies; messages still unconfirmed after ``give_up_wait_ms`` are sent
+  again anyway (nothing newer may ever come).
 
 Copies dedupe by ``event_id`` in ClickHouse (ReplacingMergeTree) and in stream state.
 Bounded by bytes: past ``max_bytes`` the oldest messages are dropped unconfirmed and
@@ -47,9 +50,20 @@ class Pending:
 
 
 class Outbox:
-    def __init__(self, *, max_bytes: int, resend_after_ms: int) -> None:
+    def __init__(
+        self,
+        *,
+        max_bytes: int,
+        resend_after_ms: int,
+        overtaken_ms: int = 10_000,
+        give_up_wait_ms: int | None = None,
+    ) -> None:
         self.max_bytes = max_bytes
         self.resend_after_ms = resend_after_ms
+        self.overtaken_ms = overtaken_ms
+        self.give_up_wait_ms = give_up_wait_ms or resend_after_ms * 10
+        self._confirmed_sent_ms = 0
+        """Latest send time among confirmed messages: how far the pipeline has come."""
         self._pending: OrderedDict[int, Pending] = OrderedDict()
         self._seq = 0
         self._bytes = 0
@@ -107,16 +121,21 @@ class Outbox:
             p = self._pending.pop(seq, None)
             if p is not None:
                 self._bytes -= len(p.message[1]) + len(p.message[2])
+                self._confirmed_sent_ms = max(self._confirmed_sent_ms, p.sent_ms)
                 n += 1
         return n
 
-    def due(self, now_ms: int) -> list[Message]:
-        """Pending messages sent more than ``resend_after_ms`` ago (their clock restarts)."""
-        late = []
+    def due(self, now_ms: int, limit: int = 2000) -> list[Message]:
+        """Pending messages to send again now (their clock restarts): sent more than
+        ``resend_after_ms`` ago and overtaken by a confirmed one, or waiting too long."""
+        late: list[Pending] = []
         for p in self._pending.values():
-            if now_ms - p.sent_ms < self.resend_after_ms:
+            age = now_ms - p.sent_ms
+            if age < self.resend_after_ms or len(late) >= limit:
                 break  # sent in order: the rest are younger (copies sent again move last)
-            late.append(p)
+            overtaken = p.sent_ms + self.overtaken_ms <= self._confirmed_sent_ms
+            if overtaken or age >= self.give_up_wait_ms:
+                late.append(p)
         return self._take(late, now_ms)
 
     def _take(self, entries: Iterable[Pending], now_ms: int) -> list[Message]:
