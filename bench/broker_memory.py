@@ -21,11 +21,10 @@ import threading
 import time
 from pathlib import Path
 
-import httpx
-
 from bench.core import BenchResult
 from bench.traffic import offer, rss_kib
 from siyu.embedded import Stack
+from siyu.inspect import SqlError, run_sql
 from siyu.ports import local_settings
 
 __all__ = ["run"]
@@ -39,13 +38,11 @@ SAMPLE_EVERY_S = 5
 
 
 def _stored(stack: Stack) -> int:
-    s = stack.settings
-    answer = httpx.post(
-        f"http://{s.sql.host}:{s.sql.port}/",
-        content=b"SELECT count(DISTINCT event_id) FROM siyu.events WHERE event_id LIKE 'bench-%'",
-        timeout=60,
-    )
-    return int(answer.text.strip()) if answer.status_code == 200 else -1
+    query = "SELECT count(DISTINCT event_id) FROM siyu.events WHERE event_id LIKE 'bench-%'"
+    try:
+        return int(run_sql(stack.settings, query).strip())
+    except SqlError:
+        return -1
 
 
 def run() -> BenchResult:

@@ -39,8 +39,7 @@ def _quote(value: str) -> str:
 
 class ClickHouseConfirmer:
     def __init__(self, settings: Settings, *, timeout_s: float = 10.0) -> None:
-        self.url, self.params, self.auth = sql_url(settings)
-        self.keys = {name: p.read_key.get_secret_value() for name, p in settings.projects.items()}
+        self.settings = settings
         self.timeout_s = timeout_s
 
     async def confirmed(self, pending: list[Pending]) -> list[int]:
@@ -66,13 +65,13 @@ class ClickHouseConfirmer:
         # come from the collector's own records, and the endpoint only reads.
         where = f"project = {_quote(project)} AND event_id IN ({','.join(map(_quote, ids))})"
         query = f"SELECT event_id FROM siyu.events WHERE {where}"  # noqa: S608
-        headers = {"X-Siyu-Key": self.keys[project]} if project in self.keys else {}
+        # Read with the project's own read key (the server's user in scaled-out mode).
+        url, params, auth = sql_url(self.settings, project)
         answer = await http.post(
-            self.url,
-            params={**self.params, "default_format": "TabSeparated"},
+            url,
+            params={**params, "default_format": "TabSeparated"},
             content=query.encode(),
-            auth=self.auth or httpx.USE_CLIENT_DEFAULT,
-            headers=headers,
+            auth=auth or httpx.USE_CLIENT_DEFAULT,
         )
         answer.raise_for_status()
         return set(answer.text.split())

@@ -11,12 +11,16 @@ from prometheus_client import Counter, Gauge, Histogram
 
 __all__ = [
     "BYTES",
+    "CALLBACKS",
+    "CALLBACK_EVENTS",
+    "CALLBACK_PRODUCE_FAILED",
     "EVENTS",
     "LATENCY",
     "OUTBOX_BYTES",
     "OUTBOX_DROPPED",
     "OUTBOX_RESENT",
     "PRODUCER_QUEUE",
+    "RATE_LIMITED",
     "REJECTIONS",
     "REQUESTS",
     "SPOOLED",
@@ -70,4 +74,26 @@ OUTBOX_RESENT = Gauge(
 )
 OUTBOX_DROPPED = Gauge(
     "siyu_collector_outbox_dropped", "Messages dropped unconfirmed because the outbox was full"
+)
+
+# Tencent's server callbacks (WeCom, official account): outcome is ok, verified, duplicate,
+# bad_signature, stale_timestamp, bad_payload, unknown_project, not_configured, …
+CALLBACKS = Counter(
+    "siyu_collector_callbacks_total",
+    "Tencent server callbacks by kind (wecom, wxoa), project and outcome",
+    ["kind", "project", "outcome"],
+)
+CALLBACK_EVENTS = Counter(
+    "siyu_collector_callback_events_total",
+    "siyu events made from accepted callbacks",
+    ["kind", "project"],
+)
+CALLBACK_PRODUCE_FAILED = Counter(
+    "siyu_collector_callback_produce_failed_total",
+    "Callback messages neither Kafka nor the spool took (after Tencent was answered)",
+)
+RATE_LIMITED = Counter(
+    "siyu_collector_rate_limited_total",
+    "Requests refused by a rate limit (limit: key or ip)",
+    ["route", "limit"],
 )

@@ -4,7 +4,9 @@
 read-only page with the headline numbers: events today, users, funnel conversion, top
 channels, fission, lifecycle, retention and pipeline health. The page asks the same SQL
 endpoint (``/?query=…``) for the views the dashboards use; no script or style is
-loaded from elsewhere.
+loaded from elsewhere. The page needs a project's read key like every query: basic auth
+(the browser asks) or ``/overview?key=<read key>``, which the page sends on as
+``X-Siyu-Key``.
 """
 
 from __future__ import annotations
@@ -66,12 +68,15 @@ const Q = {
   koc: "SELECT sharer, invitees, registered, ordered FROM siyu.fission_koc ORDER BY ordered DESC, registered DESC, invitees DESC LIMIT 6",
   lifecycle: "SELECT stage AS name, users AS n FROM siyu.lifecycle_distribution ORDER BY n DESC",
   retention: "SELECT toString(cohort_day) AS cohort, sum(users) AS cohort_users, round(sum(d1) / cohort_users, 3) AS d1_rate, round(sum(d7) / cohort_users, 3) AS d7_rate, round(sum(d30) / cohort_users, 3) AS d30_rate FROM siyu.retention GROUP BY cohort_day ORDER BY cohort_day DESC LIMIT 7",
-  hourly: "SELECT formatDateTime(toStartOfHour(time), '%H:00') AS name, count() AS n FROM siyu.events WHERE time >= now() - INTERVAL 24 HOUR GROUP BY toStartOfHour(time) AS h, name ORDER BY h",
+  hourly: "SELECT toStartOfHour(time) AS h, formatDateTime(h, '%H:00') AS name, count() AS n FROM siyu.events WHERE time >= now() - INTERVAL 24 HOUR GROUP BY h, name ORDER BY h",
   dead: "SELECT count() AS n FROM siyu.dead_letters WHERE received_at >= now() - INTERVAL 24 HOUR",
 };
+// The read key: ?key= of the page, else the browser's basic-auth credentials.
+const KEY = new URLSearchParams(location.search).get("key");
+const AUTH = KEY ? {"X-Siyu-Key": KEY} : {};
 const fmt = new Intl.NumberFormat("en-US");
 async function query(sql) {
-  const r = await fetch("./?default_format=JSON&query=" + encodeURIComponent(sql));
+  const r = await fetch("./?default_format=JSON&query=" + encodeURIComponent(sql), {headers: AUTH});
   if (!r.ok) throw new Error((await r.text()).slice(0, 200));
   return (await r.json()).data;
 }

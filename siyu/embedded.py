@@ -1,8 +1,9 @@
 """The embedded stack supervisor behind ``siyu run`` / ``make run``.
 
 Start order: broker → topics → sink (owns chDB, seeds empty changelogs, serves SQL) →
-workers → collector. Stop order: collector (stops accepting, flushes its producer) →
-drain (workers and sink catch up with every topic) → workers → sink → broker. The
+lookup, webhooks → workers → collector. Stop order: collector (stops accepting, flushes
+its producer) → lookup, webhooks → drain (workers and sink catch up with every topic) →
+workers → sink → broker. The
 embedded broker keeps nothing across a restart, so draining before it stops is what
 makes a graceful stop lose nothing.
 """
@@ -111,6 +112,7 @@ class Stack:
         self._child("sink", "sink").start()
         self.wait_http(f"http://{s.sql.host}:{s.sql.port}/ping", "sink", timeout=120)
         self._child("lookup", "lookup").start()
+        self._child("webhooks", "webhooks").start()
         for i in range(s.worker.count):
             self._child(f"worker-{i}", "worker", "--index", str(i)).start()
         for i in range(s.worker.count):
@@ -188,7 +190,8 @@ class Stack:
         # Consumers first: connected to the new broker with their old positions and
         # replay-protection offsets, they would write stale state into the new changelogs.
         consumers = [n for n in self.children if n.startswith("worker-")] + ["sink"]
-        for name in consumers:
+        others = [n for n in ("webhooks",) if n in self.children]  # also read the old log
+        for name in others + consumers:
             if name in self.children:
                 self.children[name].stop(timeout=10)  # nothing to drain: the log is gone
         if self.broker is not None and self.broker.poll() is None:
@@ -202,6 +205,8 @@ class Stack:
         for name in consumers[:-1]:
             self.children[name].start()
             self.wait_worker_ready(int(name.removeprefix("worker-")))
+        for name in others:
+            self.children[name].start()
 
     # -- stop ----------------------------------------------------------------------------
     def drain(self, timeout: float = 120.0) -> bool:
@@ -246,9 +251,11 @@ class Stack:
         """Rows in siyu.events as the SQL endpoint sees them, None when it cannot answer."""
         s = self.settings
         try:
+            operator = s.sql.operator_key
             answer = httpx.get(
                 f"http://{s.sql.host}:{s.sql.port}/",
                 params={"query": "SELECT count() FROM siyu.events"},
+                auth=("siyu_operator", operator.get_secret_value()) if operator else None,
                 timeout=10,
             )
         except httpx.HTTPError:
@@ -260,9 +267,10 @@ class Stack:
         collector = self.children.get("collector")
         if collector:
             collector.stop(timeout=15)
-        lookup = self.children.get("lookup")
-        if lookup:
-            lookup.stop(timeout=10)
+        for name in ("lookup", "webhooks"):
+            child = self.children.get(name)
+            if child:
+                child.stop(timeout=10)
         before = self.event_rows()
         drained = True
         if self.broker is not None or not self.settings.kafka.embedded:

@@ -17,6 +17,7 @@ import uvicorn
 from sinks.demo_data import build_demo, load_demo
 from sinks.sql_endpoint import build_sql_app
 from sinks.writer import ClickHouseWriter
+from siyu.settings import Settings
 from streams.funnel_config import load_funnels
 from tests.stack import free_port
 
@@ -42,7 +43,9 @@ def overview_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     load_demo(writer, build_demo(load_funnels(), users=300, days=14, seed=3, now_ms=now))
     port = free_port()
     server = uvicorn.Server(
-        uvicorn.Config(build_sql_app(writer), host="127.0.0.1", port=port, log_level="warning")
+        uvicorn.Config(
+            build_sql_app(writer, Settings()), host="127.0.0.1", port=port, log_level="warning"
+        )
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -53,7 +56,7 @@ def overview_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                 break
         except httpx.HTTPError:
             time.sleep(0.1)
-    yield url + "/overview"
+    yield url + "/overview?key=demo-read-key"
     server.should_exit = True
     thread.join(10)
     writer.close()
