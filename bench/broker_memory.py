@@ -6,7 +6,8 @@ accepting. Goal: the broker's RSS at the end within 1.5× of its RSS 5 minutes i
 every accepted event in ``siyu.events`` (no loss across the restarts).
 
 Knobs (environment): ``SIYU_BENCH_BROKER_RATE`` (2000), ``SIYU_BENCH_BROKER_SECONDS``
-(1800), ``SIYU_BENCH_BROKER_SETTLE_S`` (300: when the reference RSS is taken).
+(1800), ``SIYU_BENCH_BROKER_SETTLE_S`` (300: when the reference RSS is taken),
+``SIYU_BENCH_BROKER_DRAIN_S`` (600: longest wait for every accepted event to be stored).
 Run: ``python -m bench.broker_memory`` (or ``python -m bench broker_memory``).
 """
 
@@ -34,6 +35,7 @@ logger = logging.getLogger(__name__)
 RATE = int(os.environ.get("SIYU_BENCH_BROKER_RATE", "2000"))
 SECONDS = float(os.environ.get("SIYU_BENCH_BROKER_SECONDS", "1800"))
 SETTLE_S = float(os.environ.get("SIYU_BENCH_BROKER_SETTLE_S", "300"))
+DRAIN_S = float(os.environ.get("SIYU_BENCH_BROKER_DRAIN_S", "600"))
 SAMPLE_EVERY_S = 5
 
 
@@ -70,7 +72,7 @@ def run() -> BenchResult:
             done.set()
             supervisor.join()
             end_rss = rss_kib(stack.broker.pid) if stack.broker else 0
-            deadline = time.monotonic() + 600
+            deadline = time.monotonic() + DRAIN_S
             stored = _stored(stack)
             while stored < accepted and time.monotonic() < deadline:
                 stack.supervise_once()
