@@ -16,6 +16,9 @@ __all__ = [
     "CALLBACK_PRODUCE_FAILED",
     "EVENTS",
     "LATENCY",
+    "OUTBOX_BYTES",
+    "OUTBOX_DROPPED",
+    "OUTBOX_RESENT",
     "PRODUCER_QUEUE",
     "RATE_LIMITED",
     "REJECTIONS",
@@ -62,6 +65,15 @@ SPOOLED = Counter(
 SPOOL_BYTES = Gauge("siyu_collector_spool_bytes", "Spooled bytes not yet replayed to Kafka")
 SPOOL_AGE = Gauge(
     "siyu_collector_spool_oldest_seconds", "Age of the oldest spooled message not yet replayed"
+)
+OUTBOX_BYTES = Gauge(
+    "siyu_collector_outbox_bytes", "Produced events.raw bytes not yet confirmed in ClickHouse"
+)
+OUTBOX_RESENT = Gauge(
+    "siyu_collector_outbox_resent", "Messages sent again (broker lost them or unconfirmed)"
+)
+OUTBOX_DROPPED = Gauge(
+    "siyu_collector_outbox_dropped", "Messages dropped unconfirmed because the outbox was full"
 )
 
 # Tencent's server callbacks (WeCom, official account): outcome is ok, verified, duplicate,

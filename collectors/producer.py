@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
 from typing import Any, Protocol
 
@@ -14,7 +16,7 @@ from aiokafka.errors import KafkaError
 from aiokafka.protocol.metadata import MetadataRequest
 
 from collectors.exceptions import ProduceFailed
-from collectors.retention import Retention
+from collectors.outbox import Outbox, Pending
 
 __all__ = ["EventProducer", "KafkaEventProducer", "Message"]
 
@@ -22,6 +24,9 @@ logger = logging.getLogger(__name__)
 
 Message = tuple[str, bytes, bytes]
 """(topic, key, value)"""
+
+# Outbox messages looked up in ClickHouse per confirmation round, oldest first.
+_CONFIRM_BATCH = 4000
 
 
 class EventProducer(Protocol):
@@ -62,19 +67,32 @@ def _retrieve(future: asyncio.Future[Any]) -> None:
 class KafkaEventProducer:
     """aiokafka with ``acks=all``. ``start`` raises ProduceFailed when no broker answers.
 
-    Keeps the last ``retain_bytes`` of produced messages and sends them again when the
-    broker's acknowledged offsets show it lost its log (see :mod:`collectors.retention`).
+    With an ``outbox`` (the embedded broker), every acknowledged message of
+    ``outbox_topic`` is kept until ``confirm`` finds its events stored, and sent again
+    when the broker lost it or it stays unconfirmed (see :mod:`collectors.outbox`).
     """
 
     def __init__(
-        self, *, bootstrap: str, timeout_s: float, linger_ms: int, retain_bytes: int = 0
+        self,
+        *,
+        bootstrap: str,
+        timeout_s: float,
+        linger_ms: int,
+        outbox: Outbox | None = None,
+        outbox_topic: str = "",
+        confirm: Callable[[list[Pending]], Awaitable[list[int]]] | None = None,
+        confirm_interval_s: float = 5.0,
     ) -> None:
         _disable_topic_auto_creation()
         self.bootstrap = bootstrap
         self.linger_ms = linger_ms
         self.timeout_s = timeout_s
         self._producer: AIOKafkaProducer | None = None
-        self.retention = Retention(max_bytes=retain_bytes)
+        self.outbox = outbox
+        self.outbox_topic = outbox_topic
+        self._confirm = confirm
+        self.confirm_interval_s = confirm_interval_s
+        self._confirmer: asyncio.Task[None] | None = None
         self._lost: list[Message] = []
 
     @property
@@ -100,8 +118,15 @@ class KafkaEventProducer:
             await producer.stop()
             raise ProduceFailed(f"event broker unavailable: {exc}") from exc
         self._producer = producer
+        if self.outbox is not None and self._confirm is not None and self._confirmer is None:
+            self._confirmer = asyncio.create_task(self._confirm_loop(), name="outbox-confirm")
 
     async def stop(self) -> None:
+        if self._confirmer is not None:
+            self._confirmer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._confirmer
+            self._confirmer = None
         if self._producer is not None:
             producer, self._producer = self._producer, None
             try:
@@ -116,7 +141,7 @@ class KafkaEventProducer:
         if self._lost:
             await self._resend_lost()
 
-    async def _produce(self, messages: Sequence[Message]) -> None:
+    async def _produce(self, messages: Sequence[Message], *, again: bool = False) -> None:
         if self._producer is None:
             raise ProduceFailed("producer not started")
         try:
@@ -124,8 +149,8 @@ class KafkaEventProducer:
             for message in messages:
                 topic, key, value = message
                 future = await self._producer.send(topic, value=value, key=key)
-                if self.retention.max_bytes:
-                    future.add_done_callback(partial(self._acked, message))
+                if self.outbox is not None and topic == self.outbox_topic:
+                    future.add_done_callback(partial(self._acked, None if again else message))
                 futures.append(future)
             gathered = asyncio.gather(*futures)
             # After a timeout aiokafka fails these later by itself (request_timeout_ms),
@@ -136,15 +161,18 @@ class KafkaEventProducer:
             logger.warning("produce failed: %r", exc)
             raise ProduceFailed(f"event broker unavailable: {exc!r}") from exc
 
-    def _acked(self, message: Message, future: asyncio.Future[Any]) -> None:
+    def _acked(self, message: Message | None, future: asyncio.Future[Any]) -> None:
         """Runs as each message is acknowledged, in the broker's offset order per partition."""
-        if future.cancelled() or future.exception() is not None:
+        if future.cancelled() or future.exception() is not None or self.outbox is None:
             return
         meta = future.result()
-        lost = self.retention.note(message, (meta.topic, meta.partition, meta.offset))
+        lost = self.outbox.acked(
+            (meta.topic, meta.partition, meta.offset), time.time_ns() // 1_000_000, message
+        )
         if lost:
             logger.warning(
-                "the broker lost its log (offsets went back): sending %d recent messages again",
+                "the broker lost its log (offsets went back): sending %d unconfirmed messages "
+                "again",
                 len(lost),
             )
             self._lost = lost + self._lost
@@ -153,7 +181,27 @@ class KafkaEventProducer:
         while self._lost:
             chunk, self._lost = self._lost[:500], self._lost[500:]
             try:
-                await self._produce(chunk)
+                await self._produce(chunk, again=True)
             except ProduceFailed:
                 self._lost = chunk + self._lost
                 raise
+
+    async def _confirm_loop(self) -> None:
+        """Forget what ClickHouse holds; send again what stayed unconfirmed too long."""
+        assert self.outbox is not None  # noqa: S101 - started only with both
+        assert self._confirm is not None  # noqa: S101
+        while True:
+            await asyncio.sleep(self.confirm_interval_s)
+            try:
+                pending = self.outbox.oldest(_CONFIRM_BATCH)
+                if pending:
+                    self.outbox.confirm(await self._confirm(pending))
+            except Exception as exc:  # noqa: BLE001 - ClickHouse away: confirm next round
+                logger.info("cannot confirm stored events yet: %r", exc)
+            late = self.outbox.due(time.time_ns() // 1_000_000)
+            if late:
+                logger.warning("sending %d unconfirmed messages again", len(late))
+                self._lost.extend(late)
+            if self._lost:
+                with contextlib.suppress(ProduceFailed):
+                    await self._resend_lost()

@@ -12,8 +12,11 @@ import logging
 
 from starlette.types import ASGIApp
 
+from collectors import metrics
 from collectors.app import build_app
+from collectors.confirm import ClickHouseConfirmer
 from collectors.delivery import SpoolingProducer
+from collectors.outbox import Outbox
 from collectors.producer import KafkaEventProducer
 from siyu.settings import Settings
 
@@ -27,12 +30,25 @@ _GRACEFUL_S = 10
 
 def make_producer(settings: Settings) -> SpoolingProducer:
     c = settings.collector
+    # Only the embedded broker forgets what it acknowledged; a real Kafka keeps its log.
+    outbox = (
+        Outbox(max_bytes=c.outbox_max_bytes, resend_after_ms=int(c.outbox_resend_after_s * 1000))
+        if settings.kafka.embedded and c.outbox_max_bytes
+        else None
+    )
+    if outbox is not None:
+        metrics.OUTBOX_BYTES.set_function(lambda: outbox.size_bytes)
+        metrics.OUTBOX_RESENT.set_function(lambda: outbox.resent)
+        metrics.OUTBOX_DROPPED.set_function(lambda: outbox.dropped)
     return SpoolingProducer(
         KafkaEventProducer(
             bootstrap=settings.kafka.bootstrap,
             timeout_s=c.produce_timeout_s,
-            retain_bytes=c.resend_window_bytes,
             linger_ms=settings.kafka.producer_linger_ms,
+            outbox=outbox,
+            outbox_topic=settings.kafka.topic("events.raw"),
+            confirm=ClickHouseConfirmer(settings).confirmed,
+            confirm_interval_s=c.outbox_confirm_interval_s,
         ),
         settings.spool_dir,
         timeout_s=c.produce_timeout_s,

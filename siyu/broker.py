@@ -7,11 +7,19 @@ import logging
 import socket
 import subprocess
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from siyu.exceptions import TrackingError
 
-__all__ = ["BrokerError", "start_broker", "tansu_binary", "wait_port"]
+__all__ = [
+    "BrokerError",
+    "MemoryRotation",
+    "resident_bytes",
+    "start_broker",
+    "tansu_binary",
+    "wait_port",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -75,3 +83,49 @@ def start_broker(bootstrap: str, log_path: Path) -> subprocess.Popen[bytes]:
         proc.kill()
         raise
     return proc
+
+
+def resident_bytes(pid: int) -> int:
+    """Resident memory of a process (Linux ``/proc``); 0 when it is gone."""
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    except (FileNotFoundError, ProcessLookupError, ValueError):
+        return 0
+    return 0
+
+
+class MemoryRotation:
+    """When to restart the embedded broker empty: its in-memory log passed a size.
+
+    Tansu's memory storage has no retention, so its resident memory grows with every
+    record. Restarting it is safe at any moment (the collector keeps each accepted event
+    until ClickHouse holds it and sends it again; the supervisor re-creates the topics and
+    restarts the consumers, which re-seed stream state), so the supervisor does that once
+    the broker passes ``max_bytes``, at most once per ``min_interval_s``.
+    """
+
+    def __init__(
+        self, *, max_bytes: int, min_interval_s: float, rss: Callable[[int], int] = resident_bytes
+    ) -> None:
+        self.max_bytes = max_bytes
+        self.min_interval_s = min_interval_s
+        self._rss = rss
+        self._last = time.monotonic()
+        self.rotations = 0
+
+    def due(self, pid: int, now: float | None = None) -> bool:
+        now = time.monotonic() if now is None else now
+        if not self.max_bytes or now - self._last < self.min_interval_s:
+            return False
+        size = self._rss(pid)
+        if size <= self.max_bytes:
+            return False
+        logger.info(
+            "broker holds %d MiB, over %d MiB: restart it empty", size >> 20, self.max_bytes >> 20
+        )
+        self._last = now
+        self.rotations += 1
+        return True

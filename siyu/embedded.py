@@ -23,7 +23,7 @@ from pathlib import Path
 import httpx
 from aiokafka.errors import KafkaError
 
-from siyu.broker import start_broker
+from siyu.broker import MemoryRotation, start_broker
 from siyu.exceptions import TrackingError
 from siyu.offsets import group_lag
 from siyu.progress import Progress
@@ -90,6 +90,10 @@ class Stack:
         self.log_dir = log_dir or settings.data_dir / "logs"
         self.broker: subprocess.Popen[bytes] | None = None
         self.children: dict[str, Child] = {}
+        self.rotation = MemoryRotation(
+            max_bytes=settings.kafka.embedded_restart_rss_mb << 20,
+            min_interval_s=settings.kafka.embedded_restart_min_interval_s,
+        )
 
     # -- start ---------------------------------------------------------------------------
     def _child(self, name: str, *args: str, extra_env: dict[str, str] | None = None) -> Child:
@@ -168,6 +172,9 @@ class Stack:
             logger.warning("broker exited with %s, restarting it", self.broker.returncode)
             self.restart_broker()
             restarted.append("broker")
+        elif self.broker is not None and self.rotation.due(self.broker.pid):
+            self.restart_broker()
+            restarted.append("broker")
         now = time.monotonic()
         for child in self.children.values():
             if child.proc is None or child.alive():
@@ -194,7 +201,8 @@ class Stack:
         # Consumers first: connected to the new broker with their old positions and
         # replay-protection offsets, they would write stale state into the new changelogs.
         consumers = [n for n in self.children if n.startswith("worker-")] + ["sink"]
-        for name in consumers:
+        others = [n for n in ("webhooks",) if n in self.children]  # also read the old log
+        for name in others + consumers:
             if name in self.children:
                 self.children[name].stop(timeout=10)  # nothing to drain: the log is gone
         if self.broker is not None and self.broker.poll() is None:
@@ -208,6 +216,8 @@ class Stack:
         for name in consumers[:-1]:
             self.children[name].start()
             self.wait_worker_ready(int(name.removeprefix("worker-")))
+        for name in others:
+            self.children[name].start()
 
     # -- stop ----------------------------------------------------------------------------
     def drain(self, timeout: float = 120.0) -> bool:

@@ -68,6 +68,13 @@ class KafkaSettings(BaseSettings):
     """How long every producer (collector, stream workers) waits to fill a batch. The
     embedded broker's cost grows with the number of batches it holds, not records."""
 
+    embedded_restart_rss_mb: int = Field(default=1024, ge=0)
+    """The embedded broker keeps its whole log in memory: once its resident memory passes
+    this, the supervisor restarts it empty (consumers restarted, stream state re-seeded, the
+    collector spools and sends again what is not yet in ClickHouse). 0: never."""
+    embedded_restart_min_interval_s: float = Field(default=120.0, ge=0)
+    """Shortest time between two such restarts."""
+
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}{name}"
 
@@ -136,8 +143,13 @@ class CollectorSettings(BaseSettings):
     """Size of one spool file."""
     produce_timeout_s: float = Field(default=5.0, gt=0)
     """How long a request waits for Kafka before its events go to the spool instead."""
-    resend_window_bytes: int = Field(default=64 << 20, ge=0)
-    """Recently produced bytes kept in memory and sent again if the broker loses its log."""
+    outbox_max_bytes: int = Field(default=512 << 20, ge=0)
+    """Embedded broker: produced bytes kept in memory until ClickHouse holds their events
+    (sent again if the broker loses them); 0 turns the outbox off."""
+    outbox_resend_after_s: float = Field(default=90.0, gt=0)
+    """Embedded broker: an event not in ClickHouse this long after it was sent is sent again."""
+    outbox_confirm_interval_s: float = Field(default=5.0, gt=0)
+    """How often the outbox looks its oldest messages up in ClickHouse."""
 
     # Rate limits of the beacon routes (token buckets, docs/security.md); 0 disables one.
     rate_per_key: float = Field(default=5000.0, ge=0)

@@ -8,7 +8,7 @@ import pytest
 
 from collectors.delivery import SpoolingProducer
 from collectors.exceptions import ProduceFailed, SpoolFull
-from collectors.retention import Retention
+from collectors.outbox import Outbox
 from tests.fakes import InMemoryProducer
 
 Message = tuple[str, bytes, bytes]
@@ -139,21 +139,42 @@ def test_kafka_down_at_start_still_accepts(tmp_path: Path) -> None:
     asyncio.run(scenario())
 
 
-def test_retention_hands_back_what_a_restarted_broker_lost() -> None:
-    r = Retention(max_bytes=1 << 20)
+def test_outbox_hands_back_everything_unconfirmed_when_the_broker_lost_its_log() -> None:
+    box = Outbox(max_bytes=1 << 20, resend_after_ms=60_000)
     msgs = [_m(i) for i in range(10)]
     for i in range(5):
-        assert r.note(msgs[i], ("t", i % 2, 100 + i)) == []
-    assert r.note(msgs[5], ("u", 0, 0)) == []  # a new partition starts low: not a loss
-    lost = r.note(msgs[6], ("t", 0, 0))  # offsets went back: a new, empty log
-    assert lost == msgs[:6]
-    assert r.losses == 1
-    assert r.note(msgs[7], ("t", 0, 1)) == []
-    assert r.note(msgs[8], ("t", 1, 0)) == []  # same broker life: partition 1 starts afresh
+        assert box.acked(("t", i % 2, 100 + i), 1000, msgs[i]) == []
+    assert box.acked(("u", 0, 0), 1000, msgs[5]) == []  # a new partition starts low: not a loss
+    box.confirm([p.seq for p in box.oldest(2)])  # ClickHouse holds the first two
+    lost = box.acked(("t", 0, 0), 2000, msgs[6])  # offsets went back: a new, empty log
+    assert lost == msgs[2:6]
+    assert box.losses == 1
+    assert box.acked(("t", 0, 1), 2000, msgs[7]) == []
+    assert box.acked(("t", 1, 0), 2000, msgs[8]) == []  # same broker life: partition 1 afresh
+    # A copy sent again is acknowledged without becoming a second entry.
+    assert box.acked(("t", 0, 2), 2000, None) == []
+    assert len(box) == 7
 
 
-def test_retention_is_bounded() -> None:
-    r = Retention(max_bytes=100)
+def test_outbox_sends_again_what_a_newer_confirmed_message_overtook() -> None:
+    box = Outbox(max_bytes=1 << 20, resend_after_ms=100, overtaken_ms=20, give_up_wait_ms=1000)
+    for i in range(4):
+        box.acked(("t", 0, i), 1000 + i * 50, _m(i))
+    assert box.due(1300) == []  # nothing confirmed yet: the pipeline is behind, not lossy
+    stored = [p.seq for p in box.oldest(10) if p.message == _m(3)]
+    assert box.confirm(stored) == 1
+    assert box.confirm(stored) == 0
+    assert box.due(1300) == [_m(0), _m(1), _m(2)]  # sent before a stored one, still missing
+    assert box.due(1350) == []  # just sent again
+    assert box.due(2300) == [_m(0), _m(1), _m(2)]  # waited too long: sent again anyway
+    assert box.resent == 6
+    assert len(box) == 3
+    assert box.size_bytes == sum(len(m[1]) + len(m[2]) for m in (_m(0), _m(1), _m(2)))
+
+
+def test_outbox_is_bounded_and_counts_what_it_dropped() -> None:
+    box = Outbox(max_bytes=100, resend_after_ms=1)
     for i in range(100):
-        r.note(("t", b"k", b"x" * 10), ("t", 0, i))
-    assert r.size_bytes <= 100
+        box.acked(("t", 0, i), 0, ("t", b"k", b"x" * 10))
+    assert box.size_bytes <= 100
+    assert box.dropped == 100 - len(box)
