@@ -19,6 +19,7 @@ from schemas.funnel_records import decode_signals, encode_progress, encode_signa
 from schemas.records import EventBatch
 from schemas.tag_records import encode_tag_changes
 from streams import metrics
+from streams.agents.identity_config import load_rules
 from streams.agents.share_resolver import ShareResolver
 from streams.context import StreamContext
 from streams.domain import funnel_state as fs
@@ -57,7 +58,7 @@ def register(ctx: StreamContext) -> None:
     progress_topic = ctx.topic("funnels.progress")
     fission_topic = ctx.topic("funnels.fission")
     tags_topic = ctx.topic("tags.changes")
-    resolver = ShareResolver(ctx.app)
+    resolver = ShareResolver(ctx.app, load_rules(ctx.settings))
 
     async def emit(
         project: str,
