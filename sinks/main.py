@@ -12,11 +12,13 @@ import uvicorn
 from prometheus_client import start_http_server
 
 from schemas.state_value import clear_origins
+from sinks.definitions import SqlDefinitions
 from sinks.seeding import seed_empty_changelogs
 from sinks.service import SinkService, load_routes
 from sinks.sql_endpoint import build_sql_app
 from sinks.writer import ClickHouseWriter
 from siyu.settings import Settings
+from streams.funnel_config import load_funnels
 
 __all__ = ["open_writer", "serve"]
 
@@ -40,9 +42,15 @@ def open_writer(settings: Settings) -> ClickHouseWriter:
     )
 
 
+def sql_definitions(settings: Settings) -> SqlDefinitions:
+    """The definitions the migrations share with the workers: zones and funnels."""
+    zones = {name: p.timezone for name, p in settings.projects.items()}
+    return SqlDefinitions.build(zones, load_funnels(settings.worker.funnels_file))
+
+
 async def serve(settings: Settings) -> None:
     writer = open_writer(settings)
-    writer.migrate()
+    writer.migrate(sql_definitions(settings))
     start_http_server(settings.sink.metrics_port, addr="127.0.0.1")
     seeded = await seed_empty_changelogs(
         writer,

@@ -1,0 +1,97 @@
+"""The definitions SQL shares with the stream workers, written into the migrations.
+
+Migrations name them with ``{{…}}`` markers instead of repeating a rule:
+
+- ``{{local_date(<project column>, <time expression>)}}``: the calendar day of a UTC
+  time in the project's timezone (``Project.timezone``). One expression per project,
+  generated from the settings, so every day bucket in SQL uses the same zone as the
+  stream workers.
+- ``{{today(<project column>)}}``: today in the project's timezone.
+- ``{{fission_share_events}}``, ``{{fission_visit_step}}``, ``{{fission_success_step}}``,
+  ``{{fission_order_step}}``: the fission funnel of the funnel file (step numbers found
+  by their names), so SQL never hard-codes a step number.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from streams.domain.funnel_defs import FunnelSet
+
+__all__ = ["DEFAULT_ZONE", "SqlDefinitions", "quote"]
+
+DEFAULT_ZONE = "Asia/Shanghai"
+
+_MARKER = re.compile(r"\{\{(\w+)(?:\(([^(){}]*)\))?\}\}")
+
+
+def quote(value: str) -> str:
+    """A ClickHouse string literal."""
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+@dataclass(frozen=True, slots=True)
+class SqlDefinitions:
+    zones: Mapping[str, str] = field(default_factory=dict)
+    """Timezone per project; projects not listed use ``default_zone``."""
+    default_zone: str = DEFAULT_ZONE
+    share_events: tuple[str, ...] = ("share",)
+    visit_step: int = 2
+    success_step: int = 3
+    order_step: int = 4
+
+    @classmethod
+    def build(cls, zones: Mapping[str, str], funnels: FunnelSet) -> SqlDefinitions:
+        """From the projects' zones and the funnel file's fission funnel."""
+        fission = funnels.fission_funnel
+        if fission is None:
+            return cls(zones=dict(zones))
+        names = [s.name for s in fission.steps]
+        visit = next((i for i, s in enumerate(fission.steps, 1) if s.via_share), 2)
+        success = names.index(funnels.fission.success_step) + 1
+        return cls(
+            zones=dict(zones),
+            share_events=tuple(sorted(fission.steps[0].events)),
+            visit_step=visit,
+            success_step=success,
+            order_step=len(names),
+        )
+
+    def zone(self, project: str) -> str:
+        return self.zones.get(project, self.default_zone)
+
+    def local_date(self, project_column: str, time: str) -> str:
+        others = {z for z in self.zones.values() if z != self.default_zone}
+        fallback = f"toDate({time}, {quote(self.default_zone)})"
+        if not others:
+            return fallback
+        arms = ", ".join(
+            f"{project_column} = {quote(p)}, toDate({time}, {quote(z)})"
+            for p, z in sorted(self.zones.items())
+            if z != self.default_zone
+        )
+        return f"multiIf({arms}, {fallback})"
+
+    def render(self, sql: str) -> str:
+        """``sql`` with every ``{{…}}`` marker replaced."""
+
+        def one(m: re.Match[str]) -> str:
+            name, args = m.group(1), [a.strip() for a in (m.group(2) or "").split(",")]
+            if name == "local_date":
+                return self.local_date(args[0], args[1])
+            if name == "today":
+                return self.local_date(args[0], "now()")
+            if name == "fission_share_events":
+                return "(" + ", ".join(quote(e) for e in self.share_events) + ")"
+            steps = {
+                "fission_visit_step": self.visit_step,
+                "fission_success_step": self.success_step,
+                "fission_order_step": self.order_step,
+            }
+            if name in steps:
+                return str(steps[name])
+            raise ValueError(f"unknown SQL definition {{{{{name}}}}}")
+
+        return _MARKER.sub(one, sql)
