@@ -7,6 +7,8 @@ Migrations name them with ``{{…}}`` markers instead of repeating a rule:
   generated from the settings, so every day bucket in SQL uses the same zone as the
   stream workers.
 - ``{{today(<project column>)}}``: today in the project's timezone.
+- ``{{rfm_label(<segment key expression>)}}``: the operators' (Chinese) name of an RFM
+  segment key (:data:`streams.domain.rfm.SEGMENT_LABELS`); an unknown key is shown as is.
 - ``{{fission_share_events}}``, ``{{fission_visit_step}}``, ``{{fission_success_step}}``,
   ``{{fission_order_step}}``: the fission funnel of the funnel file (step numbers found
   by their names), so SQL never hard-codes a step number.
@@ -19,12 +21,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from streams.domain.funnel_defs import FunnelSet
+from streams.domain.rfm import SEGMENT_LABELS
 
 __all__ = ["DEFAULT_ZONE", "SqlDefinitions", "quote"]
 
 DEFAULT_ZONE = "Asia/Shanghai"
 
-_MARKER = re.compile(r"\{\{(\w+)(?:\(([^(){}]*)\))?\}\}")
+_MARKER = re.compile(r"\{\{(\w+)(?:\((.*?)\))?\}\}")
 
 
 def quote(value: str) -> str:
@@ -78,11 +81,15 @@ class SqlDefinitions:
         """``sql`` with every ``{{…}}`` marker replaced."""
 
         def one(m: re.Match[str]) -> str:
-            name, args = m.group(1), [a.strip() for a in (m.group(2) or "").split(",")]
+            name, args = m.group(1), [a.strip() for a in (m.group(2) or "").split(",", 1)]
             if name == "local_date":
                 return self.local_date(args[0], args[1])
             if name == "today":
                 return self.local_date(args[0], "now()")
+            if name == "rfm_label":
+                keys = ", ".join(quote(k) for k in SEGMENT_LABELS)
+                labels = ", ".join(quote(v) for v in SEGMENT_LABELS.values())
+                return f"transform({args[0]}, [{keys}], [{labels}], {args[0]})"
             if name == "fission_share_events":
                 return "(" + ", ".join(quote(e) for e in self.share_events) + ")"
             steps = {
