@@ -22,10 +22,9 @@ from dataclasses import dataclass, field
 
 from streams.domain.funnel_defs import FunnelSet
 from streams.domain.rfm import SEGMENT_LABELS
+from streams.zones import DEFAULT_ZONE
 
 __all__ = ["DEFAULT_ZONE", "SqlDefinitions", "quote"]
-
-DEFAULT_ZONE = "Asia/Shanghai"
 
 _MARKER = re.compile(r"\{\{(\w+)(?:\((.*?)\))?\}\}")
 

@@ -20,11 +20,12 @@ from schemas.records import EventBatch, TrackEvent, encode_batch
 from siyu.demo import send_demo
 from streams.domain.funnel_sql import window_funnel_sql
 from streams.funnel_config import load_funnels
+from streams.zones import DEFAULT_ZONE, utc_offset_s
 from tests.stack import RunningStack, running_stack, stack_settings
 
 pytestmark = pytest.mark.integration
 
-DEFS = load_funnels()
+DEFS = load_funnels().in_zone(utc_offset_s(DEFAULT_ZONE))  # the default project's days
 SOURCE = "siyu.events_current"
 
 
