@@ -9,6 +9,7 @@ Migrations name them with ``{{…}}`` markers instead of repeating a rule:
 - ``{{today(<project column>)}}``: today in the project's timezone.
 - ``{{rfm_label(<segment key expression>)}}``: the operators' (Chinese) name of an RFM
   segment key (:data:`streams.domain.rfm.SEGMENT_LABELS`); an unknown key is shown as is.
+- ``{{project_zones}}``: ``(project, timezone)`` tuples of every configured project.
 - ``{{fission_share_events}}``, ``{{fission_visit_step}}``, ``{{fission_success_step}}``,
   ``{{fission_order_step}}``: the fission funnel of the funnel file (step numbers found
   by their names), so SQL never hard-codes a step number.
@@ -89,6 +90,9 @@ class SqlDefinitions:
                 keys = ", ".join(quote(k) for k in SEGMENT_LABELS)
                 labels = ", ".join(quote(v) for v in SEGMENT_LABELS.values())
                 return f"transform({args[0]}, [{keys}], [{labels}], {args[0]})"
+            if name == "project_zones":
+                zones = dict(self.zones) or {"default": self.default_zone}
+                return ", ".join(f"({quote(p)}, {quote(z)})" for p, z in sorted(zones.items()))
             if name == "fission_share_events":
                 return "(" + ", ".join(quote(e) for e in self.share_events) + ")"
             steps = {

@@ -70,8 +70,10 @@ async def serve(settings: Settings) -> None:
     sql_server: uvicorn.Server | None = None
     sql_task: asyncio.Task[None] | None = None
     if writer.embedded:
+        sql_app = build_sql_app(writer)
+        sql_app.state.settings = settings  # the overview's pipeline health reads the broker
         config = uvicorn.Config(
-            build_sql_app(writer),
+            sql_app,
             host=settings.sql.host,
             port=settings.sql.port,
             log_level="warning",

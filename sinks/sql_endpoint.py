@@ -19,7 +19,7 @@ from starlette.routing import Route
 
 from sinks import metrics
 from sinks.exceptions import SinkError, SinkUnavailable
-from sinks.overview import overview
+from sinks.overview import overview, overview_health
 from sinks.writer import ClickHouseWriter
 
 __all__ = ["build_sql_app"]
@@ -65,5 +65,6 @@ def build_sql_app(writer: ClickHouseWriter) -> Starlette:
             Route("/", query, methods=["GET", "POST"]),
             Route("/ping", ping),
             Route("/overview", overview),
+            Route("/overview/health", overview_health),
         ]
     )

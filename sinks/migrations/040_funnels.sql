@@ -178,6 +178,19 @@ LEFT JOIN
 ) AS e ON e.project = s.project AND e.campaign = s.campaign
 SETTINGS join_use_nulls = 0;
 
+-- The same over every campaign of a project: each sharer and invitee once.
+CREATE OR REPLACE VIEW siyu.fission_kfactor_total AS
+SELECT
+    s.project AS project, s.sharers AS sharers, e.converted AS converted,
+    round(converted / greatest(sharers, 1), 4) AS k_factor
+FROM (SELECT project, uniqExact(sharer) AS sharers FROM siyu.fission_sharers GROUP BY project) AS s
+LEFT JOIN
+(
+    SELECT project, uniqExactIf(invitee, step = {{fission_success_step}}) AS converted
+    FROM siyu.fission_edges_current GROUP BY project
+) AS e ON e.project = s.project
+SETTINGS join_use_nulls = 0;
+
 -- Key spreaders (KOC), one row per sharer (mid-chain ones included): direct invitees and
 -- their conversions; descendants = every invitee below at any depth, the depth of the
 -- subtree and how many below reached the success step.

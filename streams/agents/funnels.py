@@ -28,8 +28,8 @@ from streams.domain.funnel_defs import FunnelSet
 from streams.domain.funnels import StepCompletion
 from streams.domain.tag_definitions import TagChange
 from streams.funnel_config import load_funnels
-from streams.zones import DEFAULT_ZONE, project_offsets, utc_offset_s
 from streams.merging import follow_merges, register_merge_transfer
+from streams.zones import DEFAULT_ZONE, project_offsets, utc_offset_s
 
 __all__ = ["register"]
 

@@ -25,6 +25,7 @@ import functools
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import orjson
@@ -41,6 +42,7 @@ from streams.merging import follow_merges, register_merge_transfer
 from streams.state import StateTable
 from streams.tag_files import DefinitionError, DefinitionsWatcher
 from streams.tag_schedule import DueSchedule
+from streams.zones import DEFAULT_ZONE, project_offsets, utc_offset_s
 
 __all__ = ["register"]
 
@@ -144,9 +146,22 @@ def register(ctx: StreamContext) -> None:
     tags = _Tags(ctx)
     profiles = tags.profiles
     register_merge_transfer(ctx, profiles, tags.merge)
+    # Calendar days (yesterday, 7-day windows, days since) are the project's days.
+    offsets = {name: off * 1000 for name, off in project_offsets(ctx.settings).items()}
+    fallback = utc_offset_s(DEFAULT_ZONE) * 1000
+    zoned: dict[tuple[int, str], Any] = {}
+
+    def defs_for(project: str) -> Any:
+        current = tags.watcher.current
+        key = (id(current), project)
+        if key not in zoned:
+            if len(zoned) > 64:
+                zoned.clear()
+            zoned[key] = replace(current, utc_offset=offsets.get(project, fallback))
+        return zoned[key]
 
     async def apply(user_id: str, batch: EventBatch, origin: str, offset: int) -> None:
-        now, defs = _now_ms(), tags.watcher.current
+        now, defs = _now_ms(), defs_for(batch.project)
         out: list[Evaluation] = []
         step = functools.partial(
             _apply, defs, events=batch.events, now=now, user_id=user_id, project=batch.project
@@ -173,9 +188,10 @@ def register(ctx: StreamContext) -> None:
         async for event in stream.events():
             user, doc = event.key.decode(), orjson.loads(event.value)
             origin = f"{event.message.topic}/{event.message.partition}"
-            now, defs = _now_ms(), tags.watcher.current
+            current = profiles.get(user)
+            project = (current or {}).get("project") or doc.get("project", "")
+            now, defs = _now_ms(), defs_for(project)
             if doc["kind"] == "tick":
-                current = profiles.get(user)
                 if current is None or profiles.redirect(user) is not None:
                     continue
                 if not 0 < current.get("due", 0) <= now:

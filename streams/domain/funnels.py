@@ -2,9 +2,9 @@
 
 A user's progress in one funnel is the set of their step-matching events ("entries") that
 can still matter, plus the level already reported per open *partition*: an entry day
-(local day, in the project's timezone, of a step-1 event), optionally narrowed to one breakdown value of that step-1
-event. The level of a partition is computed exactly as ClickHouse's default
-``windowFunnel(window)`` computes it with step 1 restricted to the partition:
+(the day, in the project's timezone, of a step-1 event), optionally narrowed to one
+breakdown value of that step-1 event. The level of a partition is computed exactly as
+ClickHouse's default ``windowFunnel(window)`` computes it with step 1 restricted to the partition:
 
 - entries are visited in (second, step) order; a step-1 entry (re)starts the chain at
   its time; an entry of step k > 1 advances when level k-1 was reached by a chain that
