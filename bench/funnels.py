@@ -154,7 +154,13 @@ def _panel_queries() -> list[tuple[str, str]]:
                     )
     from sinks.overview import OVERVIEW_HTML
 
+    # The overview's queries for the default project over 30 days, filled as the page does.
+    tz = "'Asia/Shanghai'"
+    d0 = f"toDate(now(), {tz}) - 29"
+    fill = {"{P}": "project = 'default'", "{TZ}": tz, "{D0}": d0, "{T0}": f"toDateTime({d0}, {tz})"}
     for name, sql in re.findall(r'^  (\w+): "(SELECT .*)",$', OVERVIEW_HTML, re.M):
+        for marker, value in fill.items():
+            sql = sql.replace(marker, value)
         out.append((f"overview: {name}", sql))
     return out
 

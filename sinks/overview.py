@@ -73,27 +73,29 @@ header select{margin-left:8px}#errors{grid-column:1/-1;display:none}#errors.show
 "use strict";
 const S = {project: "", tz: "UTC", days: 7};
 const lit = v => "'" + String(v).replaceAll("\\\\", "\\\\\\\\").replaceAll("'", "\\\\'") + "'";
+// Queries of the page: {P} the project condition, {TZ} its zone, {D0} / {T0} the first
+// day / instant of the period.
+const QUERIES = {
+  events: "SELECT count() AS n FROM siyu.events WHERE {P} AND time >= {T0}",
+  dau: "SELECT uniqExact(user_id) AS n FROM siyu.user_days_current WHERE {P} AND date >= {D0}",
+  newusers: "SELECT count() AS n FROM siyu.user_first_touch WHERE {P} AND cohort_day >= {D0}",
+  users: "SELECT count() AS n FROM siyu.user_first_touch WHERE {P}",
+  kfactor: "SELECT k_factor AS n FROM siyu.fission_kfactor_total WHERE {P}",
+  dead: "SELECT count() AS n FROM siyu.dead_letters WHERE {P} AND received_at >= {T0}",
+  funnel: "SELECT step, any(step_name) AS name, sum(users) AS n FROM siyu.funnel_counts WHERE {P} AND funnel = 'commerce' AND day >= {D0} GROUP BY step ORDER BY step",
+  channels: "SELECT channel AS name, sum(new_users) AS n FROM siyu.acquisition WHERE {P} AND day >= {D0} GROUP BY channel ORDER BY n DESC, name LIMIT 8",
+  fission: "SELECT step, any(step_name) AS name, sum(users) AS n FROM siyu.funnel_counts WHERE {P} AND funnel = 'fission' AND day >= {D0} GROUP BY step ORDER BY step",
+  koc: "SELECT sharer, invitees, descendants, subtree_depth AS depth, converted_below FROM siyu.fission_koc WHERE {P} ORDER BY descendants DESC, converted_below DESC, sharer LIMIT 6",
+  lifecycle: "SELECT stage AS name, users AS n FROM siyu.lifecycle_distribution WHERE {P} ORDER BY n DESC, name",
+  rfm: "SELECT concat(segment_name, ' (', segment, ')') AS name, users AS n FROM siyu.rfm_distribution WHERE {P} ORDER BY n DESC, name",
+  retention: "SELECT toString(cohort_day) AS cohort, sum(users) AS cohort_users, round(sum(d1) / cohort_users, 3) AS d1_rate, round(sum(d7) / cohort_users, 3) AS d7_rate, round(sum(d30) / cohort_users, 3) AS d30_rate FROM siyu.retention WHERE {P} AND cohort_day >= {D0} GROUP BY cohort_day ORDER BY cohort_day DESC LIMIT 7",
+  hourly: "SELECT formatDateTime(toStartOfHour(toTimeZone(time, {TZ})), '%d %H:00') AS name, count() AS n FROM siyu.events WHERE {P} AND time >= now() - INTERVAL 24 HOUR GROUP BY toStartOfHour(time) AS h, name ORDER BY h",
+  reasons: "SELECT reason AS name, count() AS n FROM siyu.dead_letters WHERE {P} AND received_at >= {T0} GROUP BY reason ORDER BY n DESC, name LIMIT 8",
+};
 function Q() {
-  const P = "project = " + lit(S.project), TZ = lit(S.tz);
-  const D0 = "toDate(now(), " + TZ + ") - " + (S.days - 1);
-  const T0 = "toDateTime(" + D0 + ", " + TZ + ")";
-  return {
-    events: "SELECT count() AS n FROM siyu.events WHERE " + P + " AND time >= " + T0,
-    dau: "SELECT uniqExact(user_id) AS n FROM siyu.user_days_current WHERE " + P + " AND date >= " + D0,
-    newusers: "SELECT count() AS n FROM siyu.user_first_touch WHERE " + P + " AND cohort_day >= " + D0,
-    users: "SELECT count() AS n FROM siyu.user_first_touch WHERE " + P,
-    funnel: "SELECT step, any(step_name) AS name, sum(users) AS n FROM siyu.funnel_counts WHERE " + P + " AND funnel = 'commerce' AND day >= " + D0 + " GROUP BY step ORDER BY step",
-    channels: "SELECT channel AS name, sum(new_users) AS n FROM siyu.acquisition WHERE " + P + " AND day >= " + D0 + " GROUP BY channel ORDER BY n DESC, name LIMIT 8",
-    fission: "SELECT step, any(step_name) AS name, sum(users) AS n FROM siyu.funnel_counts WHERE " + P + " AND funnel = 'fission' AND day >= " + D0 + " GROUP BY step ORDER BY step",
-    kfactor: "SELECT k_factor AS n FROM siyu.fission_kfactor_total WHERE " + P,
-    koc: "SELECT sharer, invitees, descendants, subtree_depth AS depth, converted_below FROM siyu.fission_koc WHERE " + P + " ORDER BY descendants DESC, converted_below DESC, sharer LIMIT 6",
-    lifecycle: "SELECT stage AS name, users AS n FROM siyu.lifecycle_distribution WHERE " + P + " ORDER BY n DESC, name",
-    rfm: "SELECT concat(segment_name, ' (', segment, ')') AS name, users AS n FROM siyu.rfm_distribution WHERE " + P + " ORDER BY n DESC, name",
-    retention: "SELECT toString(cohort_day) AS cohort, sum(users) AS cohort_users, round(sum(d1) / cohort_users, 3) AS d1_rate, round(sum(d7) / cohort_users, 3) AS d7_rate, round(sum(d30) / cohort_users, 3) AS d30_rate FROM siyu.retention WHERE " + P + " AND cohort_day >= " + D0 + " GROUP BY cohort_day ORDER BY cohort_day DESC LIMIT 7",
-    hourly: "SELECT formatDateTime(toStartOfHour(toTimeZone(time, " + TZ + ")), '%d %H:00') AS name, count() AS n FROM siyu.events WHERE " + P + " AND time >= now() - INTERVAL 24 HOUR GROUP BY toStartOfHour(time) AS h, name ORDER BY h",
-    dead: "SELECT count() AS n FROM siyu.dead_letters WHERE " + P + " AND received_at >= " + T0,
-    reasons: "SELECT reason AS name, count() AS n FROM siyu.dead_letters WHERE " + P + " AND received_at >= " + T0 + " GROUP BY reason ORDER BY n DESC, name LIMIT 8",
-  };
+  const TZ = lit(S.tz), D0 = "toDate(now(), " + TZ + ") - " + (S.days - 1);
+  const v = {P: "project = " + lit(S.project), TZ: TZ, D0: D0, T0: "toDateTime(" + D0 + ", " + TZ + ")"};
+  return Object.fromEntries(Object.entries(QUERIES).map(([k, q]) => [k, q.replace(/[{](P|TZ|D0|T0)[}]/g, (_, n) => v[n])]));
 }
 const fmt = new Intl.NumberFormat("en-US");
 async function query(sql) {
