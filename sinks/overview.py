@@ -153,7 +153,7 @@ async function health() {
 }
 async function load() {
   const q = Q();
-  const one = async (name) => (await query(q[name]))[0].n;
+  const one = async (name) => { const rows = await query(q[name]); return rows.length ? rows[0].n : 0; };
   const jobs = {
     events: async () => { const n = await one("events"); kpi("k-events", fmt.format(n), n); },
     dau: async () => { const n = await one("dau"); kpi("k-dau", fmt.format(n), n); },
