@@ -9,6 +9,8 @@ Migrations name them with ``{{…}}`` markers instead of repeating a rule:
 - ``{{today(<project column>)}}``: today in the project's timezone.
 - ``{{rfm_label(<segment key expression>)}}``: the operators' (Chinese) name of an RFM
   segment key (:data:`streams.domain.rfm.SEGMENT_LABELS`); an unknown key is shown as is.
+- ``{{scene_name(<scene expression>)}}``: the name of a WeChat scene value from the scene
+  dictionary (``scenes.yaml`` ``names``); empty for a scene without a name.
 - ``{{project_zones}}``: ``(project, timezone)`` tuples of every configured project.
 - ``{{fission_share_events}}``, ``{{fission_visit_step}}``, ``{{fission_success_step}}``,
   ``{{fission_order_step}}``: the fission funnel of the funnel file (step numbers found
@@ -44,22 +46,31 @@ class SqlDefinitions:
     visit_step: int = 2
     success_step: int = 3
     order_step: int = 4
+    scene_names: Mapping[int, str] = field(default_factory=dict)
 
     @classmethod
-    def build(cls, zones: Mapping[str, str], funnels: FunnelSet) -> SqlDefinitions:
-        """From the projects' zones and the funnel file's fission funnel."""
+    def build(
+        cls,
+        zones: Mapping[str, str],
+        funnels: FunnelSet,
+        scene_names: Mapping[int, str] | None = None,
+    ) -> SqlDefinitions:
+        """From the projects' zones, the funnel file's fission funnel and the scene
+        dictionary's names."""
         fission = funnels.fission_funnel
+        names = dict(scene_names or {})
         if fission is None:
-            return cls(zones=dict(zones))
-        names = [s.name for s in fission.steps]
+            return cls(zones=dict(zones), scene_names=names)
+        steps = [s.name for s in fission.steps]
         visit = next((i for i, s in enumerate(fission.steps, 1) if s.via_share), 2)
-        success = names.index(funnels.fission.success_step) + 1
+        success = steps.index(funnels.fission.success_step) + 1
         return cls(
             zones=dict(zones),
             share_events=tuple(sorted(fission.steps[0].events)),
             visit_step=visit,
             success_step=success,
-            order_step=len(names),
+            order_step=len(steps),
+            scene_names=names,
         )
 
     def zone(self, project: str) -> str:
@@ -90,6 +101,12 @@ class SqlDefinitions:
                 keys = ", ".join(quote(k) for k in SEGMENT_LABELS)
                 labels = ", ".join(quote(v) for v in SEGMENT_LABELS.values())
                 return f"transform({args[0]}, [{keys}], [{labels}], {args[0]})"
+            if name == "scene_name":
+                if not self.scene_names:
+                    return "''"
+                keys = ", ".join(quote(str(k)) for k in sorted(self.scene_names))
+                labels = ", ".join(quote(self.scene_names[k]) for k in sorted(self.scene_names))
+                return f"transform(toString({args[0]}), [{keys}], [{labels}], '')"
             if name == "project_zones":
                 zones = dict(self.zones) or {"default": self.default_zone}
                 return ", ".join(f"({quote(p)}, {quote(z)})" for p, z in sorted(zones.items()))

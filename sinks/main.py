@@ -19,6 +19,7 @@ from sinks.sql_endpoint import build_sql_app
 from sinks.writer import ClickHouseWriter
 from siyu.settings import Settings
 from streams.funnel_config import load_funnels
+from streams.tag_files import load_definitions
 
 __all__ = ["open_writer", "serve"]
 
@@ -45,7 +46,8 @@ def open_writer(settings: Settings) -> ClickHouseWriter:
 def sql_definitions(settings: Settings) -> SqlDefinitions:
     """The definitions the migrations share with the workers: zones and funnels."""
     zones = {name: p.timezone for name, p in settings.projects.items()}
-    return SqlDefinitions.build(zones, load_funnels(settings.worker.funnels_file))
+    scenes = load_definitions(settings.tags.file).scenes.names
+    return SqlDefinitions.build(zones, load_funnels(settings.worker.funnels_file), scenes)
 
 
 async def serve(settings: Settings) -> None:

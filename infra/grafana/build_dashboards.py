@@ -169,7 +169,8 @@ ACQUISITION = dashboard(
         ),
         sql(
             "New users by scene",
-            f"""SELECT scene, sum(new_users) AS users FROM siyu.acquisition
+            f"""SELECT trim(concat(scene, ' ', any(scene_name))) AS scene_label,
+            sum(new_users) AS users FROM siyu.acquisition
             WHERE {PROJECT} AND scene != '' AND $__dateFilter(day) GROUP BY scene ORDER BY users DESC""",
             "bar",
         ),

@@ -187,6 +187,7 @@ SELECT u.project AS project, u.user_id AS user_id, u.cohort_day AS cohort_day,
        toMonday(u.cohort_day) AS cohort_week, u.platform AS platform,
        if(t.tags['first_channel'] != '', t.tags['first_channel'], 'direct') AS channel,
        t.tags['first_scene'] AS scene,
+       {{scene_name(scene)}} AS scene_name,
        t.tags['first_utm_campaign'] AS campaign,
        if(t.tags['first_material_id'] != '', t.tags['first_material_id'],
           t.tags['first_qr_id']) AS material,
@@ -292,7 +293,8 @@ GROUP BY project, month;
 
 -- First-touch attribution: users, payers and revenue per channel, scene and material.
 CREATE OR REPLACE VIEW siyu.attribution AS
-SELECT f.project AS project, f.channel AS channel, f.scene AS scene, f.material AS material,
+SELECT f.project AS project, f.channel AS channel, f.scene AS scene,
+       any(f.scene_name) AS scene_name, f.material AS material,
        f.campaign AS campaign,
        count() AS users,
        countIf(r.orders > 0) AS payers,
@@ -383,8 +385,9 @@ FROM siyu.user_tags FINAL
 WHERE deleted = 0 AND tags['value_tier'] != ''
 GROUP BY project, tier;
 
--- Acquisition: new users per day by first-touch channel and scene.
+-- Acquisition: new users per day by first-touch channel and scene (with its name).
 CREATE OR REPLACE VIEW siyu.acquisition AS
-SELECT project, cohort_day AS day, platform, channel, scene, count() AS new_users
+SELECT project, cohort_day AS day, platform, channel, scene, any(scene_name) AS scene_name,
+       count() AS new_users
 FROM siyu.user_first_touch
 GROUP BY project, day, platform, channel, scene;

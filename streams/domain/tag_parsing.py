@@ -24,7 +24,7 @@ from streams.domain.located_yaml import (
     parse_duration,
 )
 from streams.domain.profile import new_profile
-from streams.domain.scenes import TOUCH_FIELDS
+from streams.domain.scenes import TOUCH_FIELDS, parse_scene
 from streams.domain.tag_definitions import (
     DAY_MS,
     ContentDef,
@@ -127,7 +127,9 @@ def _scene_values(f: SourceFile, parent: Mapping[str, Any]) -> dict[int, str]:
     return scenes
 
 
-_SOURCE_KEYS = frozenset({"scenes", "utm_mediums", "utm_default", "share", "qr", "direct", "other"})
+_SOURCE_KEYS = frozenset(
+    {"scenes", "names", "utm_mediums", "utm_default", "share", "qr", "direct", "other"}
+)
 
 
 def _sources(f: SourceFile, doc: Mapping[str, Any]) -> SceneDictionary:
@@ -153,12 +155,19 @@ def _sources(f: SourceFile, doc: Mapping[str, Any]) -> SceneDictionary:
         src, holder = owner["utm_mediums"]
         table = mapping(src, holder, "utm_mediums")
         mediums = {str(k).lower(): str(v) for k, v in table.items()}
+    scene_names: dict[int, str] = {}
+    if "names" in owner:
+        src, holder = owner["names"]
+        for key, value in mapping(src, holder, "names").items():
+            if parse_scene(key) is None:
+                src.fail(line_of(holder, "names"), f"names: {key!r} is not a scene value")
+            scene_names[int(str(key))] = str(value)
     base = SceneDictionary()
     names = {}
     for key in ("utm_default", "share", "qr", "direct", "other"):
         src, holder = owner.get(key, (f, {}))
         names[key] = get(src, holder, key, "str", getattr(base, key))
-    return SceneDictionary(scenes=scenes, utm_mediums=mediums, **names)
+    return SceneDictionary(scenes=scenes, utm_mediums=mediums, names=scene_names, **names)
 
 
 def _lifecycle(f: SourceFile, doc: Mapping[str, Any]) -> LifecycleDef | None:

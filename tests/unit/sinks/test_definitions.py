@@ -77,3 +77,11 @@ def test_overview_health_without_a_pipeline_says_so(tmp_path: Path) -> None:
         writer.close()
     assert answer.status_code == 503
     assert answer.json()["error"]["code"] == "no_pipeline"
+
+
+def test_scene_values_get_their_names() -> None:
+    defs = SqlDefinitions(scene_names={1047: "扫描小程序码"})
+    assert defs.render("{{scene_name(scene)}}") == (
+        "transform(toString(scene), ['1047'], ['扫描小程序码'], '')"
+    )
+    assert SqlDefinitions().render("{{scene_name(scene)}}") == "''"
