@@ -4,7 +4,7 @@ PY ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-SRC := siyu collectors streams schemas sinks lookup
+SRC := siyu collectors streams schemas sinks lookup webhooks
 
 .DEFAULT_GOAL := help
 

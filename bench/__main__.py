@@ -18,7 +18,7 @@ from pathlib import Path
 
 from bench.core import BenchResult
 
-BENCHES = ("collector", "sink", "identity", "tags", "funnels", "pipeline", "load")
+BENCHES = ("collector", "sink", "identity", "tags", "funnels", "pipeline", "load", "segments")
 RESULTS = Path(__file__).parent / "results"
 README = Path(__file__).parents[1] / "README.md"
 START, END = "<!-- bench:start -->", "<!-- bench:end -->"

@@ -57,8 +57,13 @@ def run() -> BenchResult:
             sent, failed, elapsed = asyncio.run(offer(settings, rate=RATE, seconds=SECONDS))
             deadline = time.monotonic() + 120
             sql = f"http://127.0.0.1:{settings.sql.port}/"
+            auth = ("default", "demo-read-key")
             while time.monotonic() < deadline:
-                n = int(httpx.get(sql, params={"query": "SELECT count() FROM siyu.events"}).text)
+                n = int(
+                    httpx.get(
+                        sql, params={"query": "SELECT count() FROM siyu.events"}, auth=auth
+                    ).text
+                )
                 if n >= sent:
                     break
                 time.sleep(0.5)
@@ -68,6 +73,7 @@ def run() -> BenchResult:
                     "query": "SELECT dateDiff('millisecond', received_at, inserted_at) "
                     "FROM siyu.events FORMAT JSONEachRow"
                 },
+                auth=auth,
             ).text.splitlines()
             ms = sorted(float(next(iter(orjson.loads(line).values()))) for line in lat)
             baseline = asyncio.run(

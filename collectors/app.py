@@ -7,6 +7,8 @@ one and ``siyu collector`` the spooling Kafka one. Routes:
   deflate ``Content-Encoding``; ``text/plain`` (sendBeacon) alike.
 - ``GET /v1/pixel.gif?data=<base64url>``: image beacon, answers a 1×1 GIF.
 - ``POST/GET /sa``, ``GET/POST /sa.gif`` (``?project=``): the Sensors Data wire format.
+- ``GET/POST /v1/wecom/callback``, ``GET/POST /v1/wxoa/callback`` (``?project=``): Tencent's
+  server callbacks (:mod:`collectors.callbacks`).
 - ``GET /healthz``, ``GET /metrics`` (Starlette).
 
 Every known failure is a :class:`CollectorError`, mapped to one answer in ``_answer_error``.
@@ -30,20 +32,24 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from collectors import metrics
+from collectors.callbacks import CALLBACK_PATHS, Callbacks
 from collectors.cors import CORSMiddleware
 from collectors.enrichment import Enricher
 from collectors.exceptions import (
     BadBody,
     CollectorError,
     ProduceFailed,
+    RateLimited,
     Unauthorized,
     UnknownProject,
 )
 from collectors.http import Incoming, send_answer
+from collectors.ip_privacy import IpPolicy
 from collectors.keys import group_by_key
 from collectors.limits import Limits
 from collectors.parsing import Parsed, inflate, parse_native, parse_pixel
 from collectors.producer import EventProducer, Message
+from collectors.rate_limits import RateLimits
 from collectors.sensors import parse_sensors
 from collectors.wire import encode_batch
 from schemas.records import DeadLetter, encode_dead_letter
@@ -105,6 +111,9 @@ class Collector:
             p.write_key.get_secret_value(): name for name, p in settings.projects.items()
         }
         self.m = _Counters()
+        self.rates = RateLimits(settings.collector)
+        privacy = settings.privacy
+        self.stored_ip = IpPolicy(privacy.ip, privacy.ip_salt.get_secret_value())
 
     # -- who is sending --------------------------------------------------------------------
     def project_for_key(self, req: Incoming) -> str:
@@ -198,6 +207,14 @@ class Collector:
             raise CollectorError(f"{req.method} not allowed here", status=405, code="method")
         project = self.project_for_sensors(req) if route.sensors else self.project_for_key(req)
         req.scope["siyu.project"] = project
+        ip = self.enricher.ip(req.peer, req.headers.get("x-forwarded-for"))
+        refused = self.rates.check(project, ip, time.monotonic())
+        if refused is not None:
+            self.m.get(metrics.RATE_LIMITED, route.name, refused.limit).inc()
+            raise RateLimited(
+                f"too many requests for this {'write key' if refused.limit == 'key' else 'IP'}",
+                retry_after_s=refused.retry_after_s,
+            )
         if len(req.query_string) > self.limits.max_url_bytes:
             raise BadBody(
                 f"query string longer than {self.limits.max_url_bytes} bytes",
@@ -207,9 +224,9 @@ class Collector:
         raw = await req.body(receive, self.limits.max_body_bytes)
         self.m.get(metrics.BYTES, route.name).inc(len(raw) + len(req.query_string))
         received_at = _now_ms()
-        ip = self.enricher.ip(req.peer, req.headers.get("x-forwarded-for"))
         ua = req.headers.get("user-agent", "")[:1024]
         enrichment = self.enricher.enrich(ip, ua)
+        ip = self.stored_ip(ip)
         try:
             parsed = route.parse(req, self.decode_body(req, raw), received_at, enrichment)
         except BadBody as exc:
@@ -269,7 +286,7 @@ class Collector:
         self.m.get(metrics.REQUESTS, route, project, exc.code).inc()
         self.m.get(metrics.REJECTIONS, route, exc.code).inc()
         headers = {}
-        if isinstance(exc, ProduceFailed):
+        if isinstance(exc, ProduceFailed | RateLimited):
             headers["Retry-After"] = str(exc.retry_after_s)
         body = orjson.dumps({"error": exc.reason, "code": exc.code})
         await send_answer(send, exc.status, body, b"application/json", headers)
@@ -302,13 +319,18 @@ def _routes(limits: Limits) -> dict[str, IngestRoute]:
 class _Dispatch:
     """Ingestion paths go straight to the collector; the rest to Starlette."""
 
-    def __init__(self, collector: Collector, other: ASGIApp) -> None:
+    def __init__(self, collector: Collector, callbacks: Callbacks, other: ASGIApp) -> None:
         self.collector = collector
+        self.callbacks = callbacks
         self.other = other
         self.routes = _routes(collector.limits)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        route = self.routes.get(scope.get("path", "")) if scope["type"] == "http" else None
+        path = scope.get("path", "")
+        route = self.routes.get(path) if scope["type"] == "http" else None
+        if route is None and path in CALLBACK_PATHS and scope["type"] == "http":
+            await self.callbacks.handle(Incoming(scope), receive, send)
+            return
         if route is None:
             await self.other(scope, receive, send)
             return
@@ -321,6 +343,7 @@ class _Dispatch:
 
 def build_app(settings: Settings, producer: EventProducer) -> ASGIApp:
     collector = Collector(settings, producer)
+    callbacks = Callbacks(settings, producer, max_body_bytes=collector.limits.max_body_bytes)
 
     async def healthz(_: Request) -> Response:
         state = getattr(producer, "state", None)
@@ -336,9 +359,12 @@ def build_app(settings: Settings, producer: EventProducer) -> ASGIApp:
         try:
             yield
         finally:
+            await callbacks.drain()
             await producer.stop()
 
     other = Starlette(
         routes=[Route("/healthz", healthz), Route("/metrics", prometheus)], lifespan=lifespan
     )
-    return CORSMiddleware(_Dispatch(collector, other), origins=settings.collector.cors_origins)
+    return CORSMiddleware(
+        _Dispatch(collector, callbacks, other), origins=settings.collector.cors_origins
+    )

@@ -23,6 +23,7 @@ __all__ = [
     "PLATFORMS",
     "Rejection",
     "clean_identities",
+    "entry_of",
     "normalize",
     "stored_time",
 ]
@@ -56,6 +57,12 @@ BOOLEAN_PROPERTIES = frozenset({"$is_first_day", "$is_first_time", "$is_login_id
 _MAX_MS = 2**63 - 1
 _MAX_IDENTITY_VALUE = 255
 _MAX_IDENTITY_KEY = 128
+# Entry context of the native envelope (docs/collector.md): where an event entered.
+_ENTRY_NAMES = ("qr", "material", "channel")
+_ENTRY_KEYS = frozenset({*_ENTRY_NAMES, "scene", "utm"})
+_UTM_NAMES = ("source", "medium", "campaign", "term", "content")
+_MAX_ENTRY_VALUE = 128
+_NO_ENTRY: dict[str, str] = {}
 # Item events describe things, not people: they carry no identity.
 _ITEM_TYPES = frozenset({"item_set", "item_delete"})
 
@@ -186,6 +193,39 @@ def _number(text: str) -> int | float | None:
     return int(number) if number.is_integer() and abs(number) < 2**53 else number
 
 
+def _entry_text(value: Any) -> str | None:
+    """A usable entry value as text: a non-empty string or number of at most 128 chars."""
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        return None
+    text = str(value).strip()
+    return text if 0 < len(text) <= _MAX_ENTRY_VALUE else None
+
+
+def entry_of(context: Mapping[str, Any], warnings: list[str]) -> dict[str, str]:
+    """``context.qr``, ``.material``, ``.channel``, ``.scene`` and ``.utm.*`` as flat text.
+
+    Unusable values (objects, empty or over-long text) are left out with a warning
+    ``bad_entry:<name>``; the context itself keeps what was sent.
+    """
+    if _ENTRY_KEYS.isdisjoint(context):
+        return _NO_ENTRY
+    entry: dict[str, str] = {}
+    for name in (*_ENTRY_NAMES, "scene"):
+        if name in context and context[name] is not None:
+            text = _entry_text(context[name])
+            if text is None:
+                warnings.append(f"bad_entry:{name}")
+            else:
+                entry[name] = text
+    utm = context.get("utm")
+    if isinstance(utm, Mapping):
+        for name in _UTM_NAMES:
+            text = _entry_text(utm.get(name))
+            if text is not None:
+                entry[f"utm_{name}"] = text
+    return entry
+
+
 def _check_value(value: Any, depth: int, limits: Limits) -> str | None:
     """The first limit a (nested) value breaks, or None. Flat values take the fast path."""
     if type(value) is dict:
@@ -219,6 +259,17 @@ def _check_value(value: Any, depth: int, limits: Limits) -> str | None:
         return "value_too_large" if len(value) > limits.max_value_bytes else None
     if type(value) is int and not -(2**63) <= value < 2**63:
         return "value_too_large"
+    return None
+
+
+def _item_problem(item: Any) -> str | None:
+    """Why an item event's ``context.item`` cannot name an item, or None."""
+    if not isinstance(item, dict):
+        return "item events need context.item = {type, id} (Sensors: item_type, item_id)"
+    for part in ("type", "id"):
+        value = item.get(part)
+        if type(value) is not str or not 0 < len(value) <= _MAX_IDENTITY_VALUE:
+            return f"item {part} must be a non-empty string of at most {_MAX_IDENTITY_VALUE} chars"
     return None
 
 
@@ -279,8 +330,15 @@ def normalize(
     problem = _check_value(properties, 0, limits) or _check_value(context, 0, limits)
     if problem:
         return reject(problem, _LIMIT_TEXT[problem].format(limits=limits), event_id)
-    identities, warnings = clean_identities(raw.get("identities"))
-    if not identities and etype not in _ITEM_TYPES:
+    raw_identities = raw.get("identities")
+    if raw_identities is not None and not isinstance(raw_identities, dict):
+        return reject("bad_identities", "identities must be an object", event_id)
+    identities, warnings = clean_identities(raw_identities)
+    if etype in _ITEM_TYPES:
+        problem = _item_problem(context.get("item"))
+        if problem:
+            return reject("bad_item", problem, event_id)
+    elif not identities:
         return reject("no_identity", "no usable identity", event_id)
     client_time: int | None = None
     if raw.get("time") is not None:
@@ -301,6 +359,7 @@ def normalize(
     if type(platform) is not str or platform not in PLATFORMS:
         return reject("unknown_platform", f"unknown platform {str(platform)[:32]!r}", event_id)
     properties = _coerce(properties, warnings)
+    entry = entry_of(context, warnings)
     lib = context.get("lib")
     if not isinstance(lib, dict):
         lib = {}
@@ -318,4 +377,5 @@ def normalize(
         lib_version=str(lib.get("version", ""))[:64],
         warnings=tuple(warnings),
         enrichment=enrichment or {},
+        entry=entry,
     )

@@ -11,6 +11,7 @@ __all__ = [
     "BadBody",
     "CollectorError",
     "ProduceFailed",
+    "RateLimited",
     "SpoolFull",
     "Unauthorized",
     "UnknownProject",
@@ -63,3 +64,14 @@ class SpoolFull(ProduceFailed):
     """The spool reached ``spool_max_bytes`` while Kafka is away."""
 
     code = "spool_full"
+
+
+class RateLimited(CollectorError):
+    """A write key or a client IP is over its rate (``SIYU_COLLECTOR_RATE_*``)."""
+
+    status = 429
+    code = "rate_limited"
+
+    def __init__(self, reason: str, *, retry_after_s: int) -> None:
+        super().__init__(reason)
+        self.retry_after_s = retry_after_s

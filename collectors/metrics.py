@@ -11,9 +11,13 @@ from prometheus_client import Counter, Gauge, Histogram
 
 __all__ = [
     "BYTES",
+    "CALLBACKS",
+    "CALLBACK_EVENTS",
+    "CALLBACK_PRODUCE_FAILED",
     "EVENTS",
     "LATENCY",
     "PRODUCER_QUEUE",
+    "RATE_LIMITED",
     "REJECTIONS",
     "REQUESTS",
     "SPOOLED",
@@ -58,4 +62,26 @@ SPOOLED = Counter(
 SPOOL_BYTES = Gauge("siyu_collector_spool_bytes", "Spooled bytes not yet replayed to Kafka")
 SPOOL_AGE = Gauge(
     "siyu_collector_spool_oldest_seconds", "Age of the oldest spooled message not yet replayed"
+)
+
+# Tencent's server callbacks (WeCom, official account): outcome is ok, verified, duplicate,
+# bad_signature, stale_timestamp, bad_payload, unknown_project, not_configured, …
+CALLBACKS = Counter(
+    "siyu_collector_callbacks_total",
+    "Tencent server callbacks by kind (wecom, wxoa), project and outcome",
+    ["kind", "project", "outcome"],
+)
+CALLBACK_EVENTS = Counter(
+    "siyu_collector_callback_events_total",
+    "siyu events made from accepted callbacks",
+    ["kind", "project"],
+)
+CALLBACK_PRODUCE_FAILED = Counter(
+    "siyu_collector_callback_produce_failed_total",
+    "Callback messages neither Kafka nor the spool took (after Tencent was answered)",
+)
+RATE_LIMITED = Counter(
+    "siyu_collector_rate_limited_total",
+    "Requests refused by a rate limit (limit: key or ip)",
+    ["route", "limit"],
 )

@@ -12,11 +12,10 @@ import base64
 import binascii
 import zlib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-import orjson
-
+from collectors.decoding import Loaded, Unreadable, UnreadableElement, load_element, load_json
 from collectors.envelope import Rejection, normalize
 from collectors.exceptions import BadBody
 from collectors.limits import Limits
@@ -65,11 +64,11 @@ def decode_base64(text: str | bytes) -> bytes:
     """Standard or URL-safe base64, padding optional; spaces are ``+`` mangled by form decoding."""
     if isinstance(text, str):
         try:
-            raw = text.strip().replace(" ", "+").encode("ascii")
+            raw = text.strip().replace(" ", "+").replace("\r", "").replace("\n", "").encode("ascii")
         except UnicodeEncodeError as exc:
             raise BadBody("invalid base64: non-ASCII characters", code="bad_base64") from exc
     else:
-        raw = text.strip().replace(b" ", b"+")
+        raw = text.strip().replace(b" ", b"+").replace(b"\r", b"").replace(b"\n", b"")
     raw = raw.replace(b"-", b"+").replace(b"_", b"/").rstrip(b"=.")
     try:
         return base64.b64decode(raw + b"=" * (-len(raw) % 4), validate=True)
@@ -77,32 +76,25 @@ def decode_base64(text: str | bytes) -> bytes:
         raise BadBody(f"invalid base64: {exc}", code="bad_base64") from exc
 
 
-def _loads(body: bytes) -> Any:
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise BadBody(f"invalid JSON: {exc}", code="bad_json") from exc
-
-
-def _ndjson(body: bytes) -> tuple[list[Any], list[tuple[int, bytes, str]]]:
-    """Documents of an NDJSON body, and the (index, line, error) of lines that are not JSON."""
-    docs: list[Any] = []
-    bad: list[tuple[int, bytes, str]] = []
+def _ndjson(body: bytes) -> Loaded:
+    """The documents of an NDJSON body; lines that cannot be read are rejected alone."""
+    loaded = Loaded([])
     index = 0
     for line in body.split(b"\n"):
         line = line.strip()
         if not line:
             continue
         try:
-            docs.append(orjson.loads(line))
-        except orjson.JSONDecodeError as exc:
-            docs.append(_BAD_LINE)
-            bad.append((index, line, str(exc)))
+            doc, repaired = load_element(line)
+        except UnreadableElement as exc:
+            loaded.doc.append(None)
+            loaded.unreadable[index] = Unreadable(index, exc.code, exc.reason, line)
+        else:
+            loaded.doc.append(doc)
+            if repaired:
+                loaded.warnings[index] = repaired
         index += 1
-    return docs, bad
-
-
-_BAD_LINE = object()
+    return loaded
 
 
 def parse_native(
@@ -113,28 +105,32 @@ def parse_native(
     ndjson: bool = False,
     enrichment: Mapping[str, str] | None = None,
 ) -> Parsed:
-    """Parse a ``/v1/batch`` body: a JSON array, ``{"sent_at", "events"}``, one event or NDJSON."""
-    bad: list[tuple[int, bytes, str]] = []
+    """Parse a ``/v1/batch`` body: a JSON array, ``{"sent_at", "events"}``, one event or NDJSON.
+
+    Text is read as :mod:`collectors.decoding` reads it: a lone surrogate becomes U+FFFD
+    with a warning, and an array element or NDJSON line that cannot be read is rejected
+    alone.
+    """
     if ndjson:
-        docs, bad = _ndjson(body)
         return parse_events(
-            docs, received_at=received_at, limits=limits, bad=bad, enrichment=enrichment
+            _ndjson(body), received_at=received_at, limits=limits, enrichment=enrichment
         )
     try:
-        doc = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
+        loaded = load_json(body)
+    except BadBody:
         if b"\n" not in body.strip():
-            raise BadBody(f"invalid JSON: {exc}", code="bad_json") from exc
-        docs, bad = _ndjson(body)
-        if len(bad) == len(docs):
-            raise BadBody(f"invalid JSON: {exc}", code="bad_json") from exc
-        return parse_events(
-            docs, received_at=received_at, limits=limits, bad=bad, enrichment=enrichment
-        )
+            raise
+        loaded = _ndjson(body)
+        if len(loaded.unreadable) == len(loaded.doc):
+            raise
+        return parse_events(loaded, received_at=received_at, limits=limits, enrichment=enrichment)
+    doc = loaded.doc
     sent_at: int | None = None
     if isinstance(doc, dict) and "events" in doc:
         sent_at = _sent_at(doc.get("sent_at"))
         doc = doc["events"]
+        if loaded.warnings and isinstance(doc, list):  # repaired somewhere in the wrapper
+            loaded.warnings = dict.fromkeys(range(len(doc)), loaded.warnings[0])
     if isinstance(doc, dict):
         doc = [doc]
     if not isinstance(doc, list):
@@ -142,8 +138,9 @@ def parse_native(
             "body must be a JSON array of events, {'sent_at', 'events'}, one event or NDJSON",
             code="bad_shape",
         )
+    loaded.doc = doc
     return parse_events(
-        doc, received_at=received_at, limits=limits, sent_at=sent_at, enrichment=enrichment
+        loaded, received_at=received_at, limits=limits, sent_at=sent_at, enrichment=enrichment
     )
 
 
@@ -158,14 +155,15 @@ def _sent_at(value: Any) -> int | None:
 
 
 def parse_events(
-    docs: list[Any],
+    loaded: Loaded,
     *,
     received_at: int,
     limits: Limits,
     sent_at: int | None = None,
-    bad: list[tuple[int, bytes, str]] = (),  # type: ignore[assignment]
     enrichment: Mapping[str, str] | None = None,
 ) -> Parsed:
+    """Normalize the events of ``loaded.doc`` (a list); unreadable ones are rejected."""
+    docs: list[Any] = loaded.doc
     if len(docs) > limits.max_events:
         raise BadBody(
             f"{len(docs)} events in one batch, limit is {limits.max_events}",
@@ -173,12 +171,13 @@ def parse_events(
             code="too_many_events",
         )
     parsed = Parsed(sent_at=sent_at)
-    bad_lines = {index: (line, error) for index, line, error in bad}
+    unreadable, repaired = loaded.unreadable, loaded.warnings
     for index, raw in enumerate(docs):
-        if raw is _BAD_LINE:
-            line, error = bad_lines[index]
-            parsed.rejections.append(Rejection(index, "bad_json", f"invalid JSON: {error}", line))
-            continue
+        if unreadable:
+            bad = unreadable.get(index)
+            if bad is not None:
+                parsed.rejections.append(Rejection(index, bad.code, bad.reason, bad.payload))
+                continue
         verdict = normalize(
             raw,
             index=index,
@@ -187,6 +186,8 @@ def parse_events(
             limits=limits,
             enrichment=enrichment,
         )
+        if repaired and index in repaired and isinstance(verdict, TrackEvent):
+            verdict = replace(verdict, warnings=verdict.warnings + repaired[index])
         parsed.add(index, verdict)
     return parsed
 

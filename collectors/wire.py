@@ -45,6 +45,7 @@ _EVENT_FIELDS = [
     "user_id",
     "warnings",
     "enrichment",
+    "entry",
 ]
 
 
@@ -174,6 +175,7 @@ def encode_batch(batch: EventBatch) -> bytes:
                 b"\x00" if e.user_id is None else b"\x02" + _str(e.user_id),
                 _array(e.warnings),
                 shared if e.enrichment is shared_map else _map(e.enrichment),
+                _map(e.entry),
             )
     parts.append(b"\x00")
     return b"".join(parts)

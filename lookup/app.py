@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 import orjson
@@ -21,6 +21,8 @@ from starlette.routing import Route
 
 from lookup import metrics
 from lookup.index import IdentityIndex, TagIndex, view
+from lookup.privacy import privacy_routes
+from lookup.segment_index import PropertyIndex, SegmentIndex
 from siyu.settings import Settings
 from streams.domain.identity_model import USER_ID
 from streams.domain.identity_rules import IdentityRules
@@ -44,7 +46,14 @@ def build_app(
     *,
     ready: Callable[[], bool] = lambda: True,
     lifespan: Lifespan | None = None,
+    properties: PropertyIndex | None = None,
+    segments: SegmentIndex | None = None,
+    routes: Sequence[Route] = (),
 ) -> Starlette:
+    """``properties`` and ``segments`` complete the user answer; ``routes`` are the
+    segment and subscription routes (lookup/segment_routes.py)."""
+    properties = properties or PropertyIndex()
+    segments = segments or SegmentIndex()
     read_keys = {p.read_key.get_secret_value(): name for name, p in settings.projects.items()}
     write_keys = {p.write_key.get_secret_value() for p in settings.projects.values()}
 
@@ -70,12 +79,15 @@ def build_app(
             metrics.REQUESTS.labels(status="404").inc()
             return _json({"error": "unknown user"}, 404)
         metrics.REQUESTS.labels(status="200").inc()
+        props, props_at = properties.get(project, found.user_id)
         return _json(
             {
                 "user_id": found.user_id,
                 "identities": found.identities,
                 "tags": found.tags,
-                "updated_at": found.updated_at,
+                "properties": props,
+                "segments": segments.segments_of(project, found.user_id),
+                "updated_at": max(found.updated_at, props_at),
             }
         )
 
@@ -93,9 +105,11 @@ def build_app(
 
     return Starlette(
         routes=[
+            *privacy_routes(settings, rules, identities, tags),
             Route("/v1/users/{id_type}/{id_value:path}", user, methods=["GET"]),
             Route("/healthz", healthz),
             Route("/metrics", prometheus),
+            *routes,
         ],
         lifespan=lifespan or no_lifespan,
     )

@@ -1,8 +1,10 @@
 """Keep the lookup view current: bootstrap from ClickHouse, then follow Kafka.
 
-At start the view loads ``siyu.identity_map`` and ``siyu.user_tags`` (through the
-embedded SQL endpoint or the ClickHouse server: both speak ClickHouse's HTTP query
-interface), then reads ``identity.map`` and ``tags.changes`` from their beginning and
+At start the view loads ``siyu.identity_map``, ``siyu.user_tags``,
+``siyu.user_properties`` and ``siyu.segment_members`` (through the embedded SQL endpoint
+or the ClickHouse server: both speak ClickHouse's HTTP query interface), then reads
+``identity.map``, ``tags.changes``, ``properties.changes`` and ``segments.changes``
+from their beginning and
 keeps following them. The overlap is harmless (the view keeps the newest version), and
 the bootstrap is what survives a restart of the embedded broker, whose topics start
 empty. The view is ready once it has read up to the end offsets found at start.
@@ -21,8 +23,10 @@ from aiokafka.errors import KafkaError
 
 from lookup import metrics
 from lookup.index import IdentityIndex, TagIndex
+from lookup.segment_index import PropertyIndex, SegmentIndex
 from schemas.exceptions import SchemaError
 from schemas.identity_records import IdentityAssignment, decode_assignment
+from schemas.segment_records import UserProperties, decode_properties, decode_segment_changes
 from schemas.tag_records import decode_tag_changes
 from siyu.inspect import sql_url
 from siyu.offsets import true_end_offsets
@@ -40,6 +44,14 @@ _TAGS_SQL = (
     "SELECT project, user_id, tags_json, toUnixTimestamp64Milli(updated_at) AS updated_at "
     "FROM siyu.user_tags FINAL WHERE deleted = 0 FORMAT JSONEachRow"
 )
+_PROPERTIES_SQL = (
+    "SELECT project, user_id, properties_json, toUnixTimestamp64Milli(updated_at) AS at "
+    "FROM siyu.user_properties FINAL WHERE deleted = 0 FORMAT JSONEachRow"
+)
+_MEMBERS_SQL = (
+    "SELECT project, segment, user_id, toUnixTimestamp64Milli(changed_at) AS at "
+    "FROM siyu.segment_members FINAL WHERE deleted = 0 FORMAT JSONEachRow"
+)
 # Records applied per step: small enough that one step never delays requests by more
 # than a fraction of a millisecond.
 _STEP_RECORDS = 200
@@ -48,27 +60,47 @@ _STEP_RECORDS = 200
 class Feed:
     """Bootstraps and follows the lookup view (see the module docstring)."""
 
-    def __init__(self, settings: Settings, identities: IdentityIndex, tags: TagIndex) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        identities: IdentityIndex,
+        tags: TagIndex,
+        *,
+        properties: PropertyIndex | None = None,
+        segments: SegmentIndex | None = None,
+    ) -> None:
         self.settings = settings
         self.identities = identities
         self.tags = tags
+        self.properties = properties or PropertyIndex()
+        self.segments = segments or SegmentIndex()
         self.ready = False
         k = settings.kafka
         self.map_topic = k.topic("identity.map")
         self.tags_topic = k.topic("tags.changes")
+        self.properties_topic = k.topic("properties.changes")
+        self.segments_topic = k.topic("segments.changes")
 
     # -- bootstrap -----------------------------------------------------------------------
     async def _rows(self, client: httpx.AsyncClient, sql: str) -> AsyncIterator[dict[str, object]]:
-        url, params, auth = sql_url(self.settings)
-        async with client.stream(
-            "POST", url, params=params, content=sql.encode(), auth=auth
-        ) as answer:
-            if answer.status_code != 200:
-                body = (await answer.aread()).decode(errors="replace")
-                raise httpx.HTTPStatusError(body[:500], request=answer.request, response=answer)
-            async for line in answer.aiter_lines():
-                if line:
-                    yield orjson.loads(line)
+        """Rows of every project, each read with its own read key."""
+        for project in self._projects():
+            url, params, auth = sql_url(self.settings, project)
+            async with client.stream(
+                "POST", url, params=params, content=sql.encode(), auth=auth
+            ) as answer:
+                if answer.status_code != 200:
+                    body = (await answer.aread()).decode(errors="replace")
+                    raise httpx.HTTPStatusError(body[:500], request=answer.request, response=answer)
+                async for line in answer.aiter_lines():
+                    if line:
+                        yield orjson.loads(line)
+
+    def _projects(self) -> list[str | None]:
+        # A ClickHouse server is read once with its own user; the embedded endpoint per project.
+        if self.settings.clickhouse.url is not None:
+            return [None]
+        return list(self.settings.projects)
 
     async def bootstrap(self, timeout: float = 120.0) -> None:
         """Load the stored map and tags; waits for ClickHouse to answer."""
@@ -84,7 +116,32 @@ class Feed:
                     logger.info("ClickHouse not answering yet (%s), retrying", exc)
                     await asyncio.sleep(1)
             t = await self._load_tags(client)
-        logger.info("lookup bootstrap: %d identity rows, %d tagged users", n, t)
+            extra = await self._load_segments(client)
+        logger.info(
+            "lookup bootstrap: %d identity rows, %d tagged users, %d property/member rows",
+            n,
+            t,
+            extra,
+        )
+
+    async def _load_segments(self, client: httpx.AsyncClient) -> int:
+        n = 0
+        try:
+            async for row in self._rows(client, _PROPERTIES_SQL):
+                props = orjson.loads(str(row["properties_json"]) or "{}")
+                project, user = str(row["project"]), str(row["user_id"])
+                at = int(str(row["at"]))
+                self.properties.apply(UserProperties(project, user, props, at, "bootstrap"))
+                n += 1
+            async for row in self._rows(client, _MEMBERS_SQL):
+                self.segments.load(
+                    str(row["project"]), str(row["segment"]), str(row["user_id"]),
+                    int(str(row["at"])),
+                )  # fmt: skip
+                n += 1
+        except httpx.HTTPStatusError as exc:
+            logger.warning("no properties or segment members loaded: %s", exc)
+        return n
 
     async def _load_identities(self, client: httpx.AsyncClient) -> int:
         n = 0
@@ -135,7 +192,12 @@ class Feed:
             await consumer.topics()  # cluster metadata, so partitions_for_topic answers
             tps = [
                 TopicPartition(topic, p)
-                for topic in (self.map_topic, self.tags_topic)
+                for topic in (
+                    self.map_topic,
+                    self.tags_topic,
+                    self.properties_topic,
+                    self.segments_topic,
+                )
                 for p in sorted(consumer.partitions_for_topic(topic) or ())
             ]
             consumer.assign(tps)
@@ -168,6 +230,12 @@ class Feed:
             if topic == self.map_topic:
                 self.identities.apply(decode_assignment(value))
                 metrics.APPLIED.labels(source="identity").inc()
+            elif topic == self.segments_topic:
+                self.segments.apply(decode_segment_changes(value))
+                metrics.APPLIED.labels(source="segments").inc()
+            elif topic == self.properties_topic:
+                self.properties.apply(decode_properties(value))
+                metrics.APPLIED.labels(source="properties").inc()
             else:
                 self.tags.apply(decode_tag_changes(value))
                 metrics.APPLIED.labels(source="tags").inc()

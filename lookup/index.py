@@ -80,6 +80,22 @@ class IdentityIndex:
     def updated_at(self, project: str, user_id: str) -> int:
         return self._updated.get(f"{project}{_SEP}{user_id}", 0)
 
+    def forget(self, project: str, user_id: str) -> list[tuple[str, str]]:
+        """Drop a user and every identity it holds; returns the identities dropped.
+
+        The entries stay unknown after a replay only because the forget also publishes
+        their unbinding on ``identity.map`` (newer versions than any held).
+        """
+        user = f"{project}{_SEP}{user_id}"
+        members = sorted(self._identities.pop(user, ()))
+        self._updated.pop(user, None)
+        dropped = []
+        for member in [*members, f"{USER_ID}{_SEP}{user_id}"]:
+            self._owner.pop(f"{project}{_SEP}{member}", None)
+            id_type, _, value = member.partition(_SEP)
+            dropped.append((id_type, value))
+        return dropped
+
 
 class TagIndex:
     """Current tags per user, from ``tags.changes`` (and ``siyu.user_tags`` at start)."""
@@ -105,6 +121,9 @@ class TagIndex:
                 continue
             # A removal is kept as None with its time, so an older "added" cannot revive it.
             held[change.tag] = (change.new, change.at)
+
+    def forget(self, project: str, user_id: str) -> None:
+        self._tags.pop(f"{project}{_SEP}{user_id}", None)
 
     def tags(self, project: str, user_id: str) -> tuple[dict[str, Any], int]:
         """``(tags, last change ms)`` of a user; removed tags left out."""

@@ -65,6 +65,9 @@ class TrackEvent:
     user_id: str | None = None
     warnings: tuple[str, ...] = ()
     enrichment: Mapping[str, str] = field(default_factory=dict)
+    entry: Mapping[str, str] = field(default_factory=dict)
+    """Entry context read from ``context`` by the collector: ``qr``, ``material``,
+    ``channel``, ``scene``, ``utm_*`` (absent keys: not sent)."""
 
     def with_user(self, user_id: str) -> TrackEvent:
         return replace(self, user_id=user_id)
@@ -116,6 +119,7 @@ def _event_to_avro(e: TrackEvent) -> dict[str, Any]:
         "user_id": e.user_id,
         "warnings": list(e.warnings),
         "enrichment": dict(e.enrichment),
+        "entry": dict(e.entry),
     }
 
 
@@ -135,6 +139,7 @@ def _event_from_avro(d: dict[str, Any]) -> TrackEvent:
         user_id=d["user_id"],
         warnings=tuple(d["warnings"]),
         enrichment=d["enrichment"],
+        entry=d["entry"],
     )
 
 

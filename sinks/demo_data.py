@@ -20,6 +20,7 @@ from typing import Any
 import orjson
 
 from schemas.records import TrackEvent
+from sinks.demo_wechat import DEMO_CODES, decorate_wechat, quiet_group_events
 from sinks.routes.funnels import FISSION_EDGES, FUNNEL_STEPS
 from sinks.routes.tags import USER_TAGS, tag_text
 from sinks.writer import ClickHouseWriter
@@ -121,8 +122,11 @@ def build_demo(
     """Events, funnel steps and share edges of the demo traffic, as table rows."""
     rng = random.Random(seed + 1)  # noqa: S311 - synthetic traffic, not cryptography
     per_user = demo_events(users=users, days=days, seed=seed, now_ms=now_ms)
-    for batches in per_user:
+    wechat_rng = random.Random(seed + 2)  # noqa: S311 - synthetic traffic
+    for n, batches in enumerate(per_user):
         _marketing(rng, batches)
+        decorate_wechat(wechat_rng, n, batches, now_ms)
+    per_user.append([quiet_group_events(now_ms)])
     owners: dict[str, str] = {}
     timeline: list[tuple[int, str, list[TrackEvent]]] = []
     data = DemoData()
@@ -201,6 +205,11 @@ def load_demo(writer: ClickHouseWriter, data: DemoData, *, copies: int = 1) -> i
     writer.insert("siyu.dead_letters", _DEAD_LETTER_COLUMNS, data.dead_letters)
     writer.insert(FISSION_EDGES.name, FISSION_EDGES.columns, data.edges)
     writer.insert(USER_TAGS.name, USER_TAGS.columns, data.tags)
+    writer.insert(
+        "siyu.qr_codes",
+        ("qr_id", "name", "channel", "material", "kind", "version"),
+        [(*code, 1) for code in DEMO_CODES],
+    )
     cols = ", ".join(_EVENT_COLUMNS)
     for copy in range(1, copies):
         suffix = f"'-c{copy}'"

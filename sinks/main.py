@@ -13,12 +13,16 @@ from prometheus_client import start_http_server
 
 from schemas.state_value import clear_origins
 from sinks.definitions import SqlDefinitions
-from sinks.seeding import seed_empty_changelogs
+from sinks.privacy_service import PrivacyService
+from sinks.qr_codes import watch_qr_codes
+from sinks.retention import apply_retention
+from sinks.seeding import seed_empty_changelogs, seed_empty_config_topics
 from sinks.service import SinkService, load_routes
 from sinks.sql_endpoint import build_sql_app
 from sinks.writer import ClickHouseWriter
 from siyu.settings import Settings
 from streams.funnel_config import load_funnels
+from streams.qr_registry import registry_path
 from streams.tag_files import load_definitions
 
 __all__ = ["open_writer", "serve"]
@@ -40,6 +44,7 @@ def open_writer(settings: Settings) -> ClickHouseWriter:
         url=settings.clickhouse.url,
         chdb_path=settings.chdb_path,
         password=password.get_secret_value() if password else None,
+        cluster=settings.clickhouse.cluster,
     )
 
 
@@ -53,7 +58,8 @@ def sql_definitions(settings: Settings) -> SqlDefinitions:
 async def serve(settings: Settings) -> None:
     writer = open_writer(settings)
     writer.migrate(sql_definitions(settings))
-    start_http_server(settings.sink.metrics_port, addr="127.0.0.1")
+    apply_retention(writer, settings.privacy.retention_days)
+    start_http_server(settings.sink.metrics_port, addr=settings.sink.metrics_host)
     seeded = await seed_empty_changelogs(
         writer,
         bootstrap=settings.kafka.bootstrap,
@@ -64,6 +70,9 @@ async def serve(settings: Settings) -> None:
     )
     if seeded:
         logger.info("seeded empty changelogs from ClickHouse: %s", seeded)
+    await seed_empty_config_topics(
+        writer, bootstrap=settings.kafka.bootstrap, topic=settings.kafka.topic
+    )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -72,10 +81,8 @@ async def serve(settings: Settings) -> None:
     sql_server: uvicorn.Server | None = None
     sql_task: asyncio.Task[None] | None = None
     if writer.embedded:
-        sql_app = build_sql_app(writer)
-        sql_app.state.settings = settings  # the overview's pipeline health reads the broker
         config = uvicorn.Config(
-            sql_app,
+            build_sql_app(writer, settings),
             host=settings.sql.host,
             port=settings.sql.port,
             log_level="warning",
@@ -83,9 +90,16 @@ async def serve(settings: Settings) -> None:
         )
         sql_server = _OwnSignalsServer(config)
         sql_task = asyncio.create_task(sql_server.serve())
+    qr_task = asyncio.create_task(watch_qr_codes(writer, registry_path(settings.tags.file), stop))
+    privacy = asyncio.create_task(PrivacyService(settings, writer).run(stop))
     try:
         await service.run(stop)
     finally:
+        stop.set()
+        await qr_task
+        privacy.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await privacy
         logger.info("sink stopped after writing %d rows", service.rows_written)
         if sql_server is not None and sql_task is not None:
             sql_server.should_exit = True

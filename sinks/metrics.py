@@ -12,6 +12,7 @@ __all__ = [
     "PENDING_ROWS",
     "ROWS",
     "SQL_QUERIES",
+    "SQL_REFUSED",
     "UNDECODABLE",
 ]
 
@@ -29,3 +30,8 @@ UNDECODABLE = Counter(
 )
 PENDING_ROWS = Gauge("siyu_sink_pending_rows", "Rows waiting for the next flush")
 SQL_QUERIES = Counter("siyu_sql_queries_total", "Queries on the embedded SQL endpoint", ["status"])
+SQL_REFUSED = Counter(
+    "siyu_sql_refused_total",
+    "Requests the SQL endpoint refused (missing/wrong key, other project, forbidden query)",
+    ["reason"],
+)

@@ -6,7 +6,10 @@ read-only page with the headline numbers of one project (selector) over a period
 funnel conversion, top channels, fission, lifecycle, RFM, retention, and pipeline health
 (records behind per stage from ``GET /overview/health``, dead letters by reason). The
 page asks the same SQL endpoint (``/?query=…``) for the views the dashboards use; a query
-that fails shows its error on the page. No script or style is loaded from elsewhere.
+that fails shows its error on the page. No script or style is loaded from elsewhere. The
+page needs a project's read key like every query: basic auth (the browser asks) or
+``/overview?key=<read key>``, which the page sends on as ``X-Siyu-Key``; a project's key
+sees its own project only.
 """
 
 from __future__ import annotations
@@ -89,7 +92,7 @@ const QUERIES = {
   lifecycle: "SELECT stage AS name, users AS n FROM siyu.lifecycle_distribution WHERE {P} ORDER BY n DESC, name",
   rfm: "SELECT concat(segment_name, ' (', segment, ')') AS name, users AS n FROM siyu.rfm_distribution WHERE {P} ORDER BY n DESC, name",
   retention: "SELECT toString(cohort_day) AS cohort, sum(users) AS cohort_users, round(sum(d1) / cohort_users, 3) AS d1_rate, round(sum(d7) / cohort_users, 3) AS d7_rate, round(sum(d30) / cohort_users, 3) AS d30_rate FROM siyu.retention WHERE {P} AND cohort_day >= {D0} GROUP BY cohort_day ORDER BY cohort_day DESC LIMIT 7",
-  hourly: "SELECT formatDateTime(toStartOfHour(toTimeZone(time, {TZ})), '%d %H:00') AS name, count() AS n FROM siyu.events WHERE {P} AND time >= now() - INTERVAL 24 HOUR GROUP BY toStartOfHour(time) AS h, name ORDER BY h",
+  hourly: "SELECT toStartOfHour(time) AS h, formatDateTime(toTimeZone(h, {TZ}), '%d %H:00') AS name, count() AS n FROM siyu.events WHERE {P} AND time >= now() - INTERVAL 24 HOUR GROUP BY h, name ORDER BY h",
   reasons: "SELECT reason AS name, count() AS n FROM siyu.dead_letters WHERE {P} AND received_at >= {T0} GROUP BY reason ORDER BY n DESC, name LIMIT 8",
 };
 function Q() {
@@ -98,8 +101,11 @@ function Q() {
   return Object.fromEntries(Object.entries(QUERIES).map(([k, q]) => [k, q.replace(/[{](P|TZ|D0|T0)[}]/g, (_, n) => v[n])]));
 }
 const fmt = new Intl.NumberFormat("en-US");
+// The read key: ?key= of the page, else the browser's basic-auth credentials.
+const KEY = new URLSearchParams(location.search).get("key");
+const AUTH = KEY ? {"X-Siyu-Key": KEY} : {};
 async function query(sql) {
-  const r = await fetch("./?default_format=JSON&query=" + encodeURIComponent(sql));
+  const r = await fetch("./?default_format=JSON&query=" + encodeURIComponent(sql), {headers: AUTH});
   if (!r.ok) throw new Error((await r.text()).slice(0, 300));
   return (await r.json()).data;
 }
@@ -146,7 +152,7 @@ function kpi(id, value, raw) {
 }
 async function health() {
   const box = document.getElementById("health");
-  const r = await fetch("./overview/health");
+  const r = await fetch("./overview/health", {headers: AUTH});
   const doc = await r.json();
   if (!r.ok) { box.replaceChildren(el("div", {className: "empty"}, "unavailable: " + doc.error.message)); return; }
   table("health", doc.stages.map(s => ({stage: s.stage, topic: s.topic, behind: s.behind})));
@@ -218,11 +224,8 @@ async def overview(_: Request) -> HTMLResponse:
     return HTMLResponse(OVERVIEW_HTML)
 
 
-async def overview_health(request: Request) -> JSONResponse:
+async def overview_health(settings: Settings) -> JSONResponse:
     """Records behind per stage (consumer group and topic) of the pipeline."""
-    settings: Settings | None = getattr(request.app.state, "settings", None)
-    if settings is None:
-        return _error(503, "no_pipeline", "this SQL endpoint runs without a pipeline")
     try:
         lag = await pipeline_lag(settings)
     except (KafkaError, OSError) as exc:

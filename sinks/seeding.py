@@ -7,7 +7,8 @@ every table known there whose changelog topic is empty on the broker, the last v
 every key is produced back to the partition it came from, with its replay-protection
 offsets cleared (source offsets restart at 0 on a new broker). Faust then recovers the
 table from its changelog as usual. Tables whose changelog still holds data are left
-alone: Faust's own recovery is exact there.
+alone: Faust's own recovery is exact there. Configuration topics (segment definitions,
+webhook subscriptions) are republished the same way from their own tables.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from aiokafka.errors import TopicAlreadyExistsError
 from sinks.writer import ClickHouseWriter
 from siyu.offsets import true_end_offsets
 
-__all__ = ["seed_empty_changelogs"]
+__all__ = ["CONFIG_TOPICS", "seed_empty_changelogs", "seed_empty_config_topics"]
 
 logger = logging.getLogger(__name__)
 
@@ -87,3 +88,42 @@ async def seed_empty_changelogs(
 
 def _bytes(value: str | bytes) -> bytes:
     return value if isinstance(value, bytes) else value.encode()
+
+
+# Configuration topics kept in ClickHouse: topic (without prefix) → the query giving the
+# Avro record (hex) of every current key, newest version per key.
+CONFIG_TOPICS: dict[str, str] = {
+    "segments.definitions": (
+        "SELECT argMax(record, version) FROM siyu.segment_definitions GROUP BY project, name"
+    ),
+    "webhooks.subscriptions": (
+        "SELECT argMax(record, version) FROM siyu.webhook_subscriptions GROUP BY project, id"
+    ),
+}
+
+
+async def seed_empty_config_topics(
+    writer: ClickHouseWriter, *, bootstrap: str, topic: Callable[[str], str]
+) -> dict[str, int]:
+    """Republish segment definitions and webhook subscriptions into their topics when the
+    broker lost them (the topics are empty); return ``{topic: records republished}``."""
+    seeded: dict[str, int] = {}
+    for name, sql in CONFIG_TOPICS.items():
+        full = topic(name)
+        ends = await true_end_offsets(bootstrap, [TopicPartition(full, 0)])
+        if any(ends.values()):
+            continue
+        records = [bytes.fromhex(str(r[0])) for r in writer.rows(sql)]
+        if not records:
+            continue
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+        await producer.start()
+        try:
+            for value in records:
+                await producer.send(full, value=value, partition=0)
+            await producer.flush()
+        finally:
+            await producer.stop()
+        seeded[name] = len(records)
+        logger.info("republished %d records into empty topic %s", len(records), full)
+    return seeded

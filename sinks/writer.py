@@ -8,8 +8,8 @@ Driver errors are translated here and never leave this module.
 from __future__ import annotations
 
 import logging
-import re
-from collections.abc import Iterator, Sequence
+import queue
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
@@ -25,6 +25,7 @@ from clickhouse_connect.driver.exceptions import (
     Error as DriverError,
 )
 
+from sinks.cluster_ddl import clustered
 from sinks.definitions import SqlDefinitions
 from sinks.exceptions import SinkError, SinkRejected, SinkUnavailable
 
@@ -34,19 +35,8 @@ logger = logging.getLogger(__name__)
 
 # Read queries see deduplicated rows: every ReplacingMergeTree is read as if FINAL.
 # Settings go in the query's own SETTINGS clause: the embedded engine applies per-call
-# settings to its one session, where ``readonly`` would stick and block the sink's inserts.
+# settings to its one session.
 _READ_CLAUSE = " SETTINGS final = 1"
-_READONLY_CLAUSE = " SETTINGS readonly = 2, final = 1"
-_FORMAT_RE = re.compile(r"\s+FORMAT\s+(\w+)\s*$", re.IGNORECASE)
-_READ_KINDS_RE = re.compile(r"^\(*\s*(SELECT|WITH|SHOW|DESCRIBE|DESC|EXPLAIN|EXISTS)\b", re.I)
-_READONLY_RE = re.compile(r"\breadonly\b", re.IGNORECASE)
-# Table functions that reach files, processes or the network are not for a read endpoint.
-_FORBIDDEN_RE = re.compile(
-    r"\b(file|url|s3|s3Cluster|gcs|hdfs|remote|remoteSecure|cluster|clusterAllReplicas|mysql|"
-    r"postgresql|mongodb|redis|sqlite|jdbc|odbc|executable|azureBlobStorage|iceberg|deltaLake|"
-    r"hudi|input|fileCluster|urlCluster)\s*\(",
-    re.IGNORECASE,
-)
 
 
 @contextmanager
@@ -81,15 +71,24 @@ def migration_statements(definitions: SqlDefinitions | None = None) -> list[tupl
 class ClickHouseWriter:
     """Thread-safe for concurrent queries; inserts are issued by one sink loop."""
 
-    def __init__(self, *, url: str | None, chdb_path: Path | None, password: str | None = None):
+    def __init__(
+        self,
+        *,
+        url: str | None,
+        chdb_path: Path | None,
+        password: str | None = None,
+        cluster: str | None = None,
+    ):
+        self._cluster = cluster
+        self._readers: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._path = ""
         with _mapped():
             if url is None:
                 if chdb_path is None:
                     raise SinkError("embedded mode needs a chDB path")
                 chdb_path.mkdir(parents=True, exist_ok=True)
-                self._client = clickhouse_connect.get_client(
-                    interface="chdb", path=str(chdb_path.resolve())
-                )
+                self._path = str(chdb_path.resolve())
+                self._client = clickhouse_connect.get_client(interface="chdb", path=self._path)
                 self.embedded = True
             else:
                 parsed = urlparse(url)
@@ -105,6 +104,8 @@ class ClickHouseWriter:
     def migrate(self, definitions: SqlDefinitions | None = None) -> int:
         """Apply every migration (each is idempotent). Returns the statement count."""
         statements = migration_statements(definitions)
+        if self._cluster is not None:
+            statements = [(name, clustered(sql, self._cluster)) for name, sql in statements]
         for name, sql in statements:
             logger.debug("migration %s", name)
             with _mapped(name):
@@ -126,21 +127,49 @@ class ClickHouseWriter:
         with _mapped():
             self._client.command(sql)
 
-    def raw_read(self, sql: str, default_format: str = "TabSeparated") -> bytes:
-        """Run one read-only query and return its output in the asked FORMAT."""
-        body = sql.strip().rstrip(";").rstrip()
-        if ";" in body:
-            raise SinkRejected("one statement per request")
-        if not _READ_KINDS_RE.match(body) or _READONLY_RE.search(body):
-            raise SinkRejected("only SELECT, WITH, SHOW, DESCRIBE, EXPLAIN and EXISTS are served")
-        if _FORBIDDEN_RE.search(body):
-            raise SinkRejected("table functions that reach files or the network are refused")
-        named = _FORMAT_RE.search(body)
-        fmt = named.group(1) if named else default_format
-        if named:
-            body = body[: named.start()]
+    def command_with(self, sql: str, parameters: dict[str, Any]) -> None:
+        """A statement with client-side bound ``%(name)s`` parameters."""
         with _mapped():
-            return bytes(self._client.raw_query(f"{body}{_READONLY_CLAUSE} FORMAT {fmt}"))
+            self._client.command(sql, parameters=parameters)
+
+    def read(self, sql: str, settings: Mapping[str, int | float | str], fmt: str) -> bytes:
+        """Run one checked read (:mod:`sinks.sql_guard`) on a read connection.
+
+        Embedded, reads use chDB connections of their own, one per query running at
+        the same time (a connection runs one call at a time): a long query never holds
+        the connection the sink inserts through, nor the one another query needs.
+        ``settings`` are our own limits, appended in order (``readonly`` last, so
+        nothing after it can change them). Callers bound how many run at once.
+        """
+        clause = ", ".join(f"{name} = {_setting(value)}" for name, value in settings.items())
+        client = self._take_reader()
+        try:
+            with _mapped():
+                return bytes(client.raw_query(f"{sql} SETTINGS {clause} FORMAT {fmt}"))
+        finally:
+            self._readers.put(client)
+
+    def _take_reader(self) -> Any:
+        try:
+            return self._readers.get_nowait()
+        except queue.Empty:
+            if not self.embedded:
+                return self._client
+            with _mapped():
+                return clickhouse_connect.get_client(interface="chdb", path=self._path)
 
     def close(self) -> None:
+        while True:
+            try:
+                reader = self._readers.get_nowait()
+            except queue.Empty:
+                break
+            if reader is not self._client:
+                reader.close()
         self._client.close()
+
+
+def _setting(value: int | float | str) -> str:
+    if isinstance(value, str):
+        return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+    return repr(value)

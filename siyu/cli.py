@@ -11,11 +11,19 @@ from typing import Annotated
 
 import typer
 
+from siyu.qr_cli import qr_app
 from siyu.settings import Settings
 
 __all__ = ["app", "main"]
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
+# No local variables in tracebacks: they can hold keys and personal data.
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help=__doc__,
+    pretty_exceptions_show_locals=False,
+)
+app.add_typer(qr_app, name="qr")
 logger = logging.getLogger("siyu")
 
 
@@ -78,10 +86,22 @@ def _banner(settings: Settings, log_dir: object) -> None:
     _out(f"  sql        http://{s.host}:{s.port}/?query=…      chDB at {settings.chdb_path}")
     lookup = settings.lookup
     _out(f"  lookup     http://{lookup.host}:{lookup.port}/v1/users/…  read key: {read_key}")
+    _out(f"  sql auth   basic auth {project} / {read_key} (or X-Siyu-Key: {read_key})")
+    if keys.admin_key is not None:
+        admin_key = keys.admin_key.get_secret_value()
+        _out(
+            f"  admin      http://{lookup.host}:{lookup.port}/v1/segments, /v1/subscriptions  "
+            f"admin key: {admin_key}"
+        )
+        _out(f"  privacy    DELETE …/v1/users/{{type}}/{{value}}  admin key: {admin_key}")
+    _out(f"  overview   http://{s.host}:{s.port}/overview?key={read_key}")
     _out(
         f"  metrics    http://{c.host}:{c.port}/metrics, 127.0.0.1:{w.metrics_port}/metrics "
-        f"(worker), 127.0.0.1:{settings.sink.metrics_port}/metrics (sink)"
+        f"(worker), 127.0.0.1:{settings.sink.metrics_port}/metrics (sink), "
+        f"127.0.0.1:{settings.webhooks.metrics_port}/metrics (webhooks)"
     )
+    callbacks = f"http://{c.host}:{c.port}/v1/wecom/callback?project={project}"
+    _out(f"  wechat     {callbacks}, /v1/wxoa/callback?project={project}  (docs/wechat.md)")
     _out(f"  project    {project}")
     _out(f"  logs       {log_dir}")
     _out("Send demo traffic with `siyu demo` (or `make demo`), then `siyu status` or")
@@ -126,6 +146,15 @@ def lookup() -> None:
 
 
 @app.command()
+def webhooks() -> None:
+    """Run the webhook delivery process (started by `siyu run`)."""
+    from webhooks.service import serve
+
+    _setup_logging()
+    asyncio.run(serve(Settings()))
+
+
+@app.command()
 def topics() -> None:
     """Create every siyu topic with its final partition count."""
     from siyu.topics import ensure_topics
@@ -151,6 +180,37 @@ def sql(
 
 
 @app.command()
+def forget(
+    id_type: str,
+    id_value: str,
+    project: Annotated[str, typer.Option(help="project (default: the first one)")] = "",
+) -> None:
+    """Forget one person everywhere (privacy request); prints the request id."""
+    import httpx
+
+    settings = Settings()
+    name = project or next(iter(settings.projects))
+    found = settings.projects.get(name)
+    if found is None or found.admin_key is None:
+        _out(f"siyu forget: project {name!r} has no admin key")
+        raise typer.Exit(1)
+    lookup = settings.lookup
+    try:
+        answer = httpx.delete(
+            f"http://{lookup.host}:{lookup.port}/v1/users/{id_type}/{id_value}",
+            headers={"X-Siyu-Key": found.admin_key.get_secret_value()},
+            timeout=30,
+        )
+    except httpx.HTTPError as exc:
+        _out(f"siyu forget: cannot reach the lookup API ({type(exc).__name__}); is it up?")
+        raise typer.Exit(1) from exc
+    if answer.status_code != 202:
+        _out(f"siyu forget: {answer.status_code} {answer.text.strip()}")
+        raise typer.Exit(1)
+    _out(f"forget request {answer.json()['request_id']} accepted")
+
+
+@app.command()
 def status() -> None:
     """Rows per table, consumer progress and errors of the running stack."""
     from siyu.inspect import SqlError, status_report
@@ -167,12 +227,26 @@ def demo(
     users: Annotated[int, typer.Option(help="synthetic users")] = 200,
     days: Annotated[int, typer.Option(help="days of history to spread them over")] = 3,
     seed: Annotated[int, typer.Option(help="random seed (same seed, same traffic)")] = 7,
+    webhooks: Annotated[
+        bool, typer.Option(help="print segment webhooks received by a local receiver")
+    ] = True,
+    watch: Annotated[float, typer.Option(help="seconds to wait for webhooks at most")] = 30.0,
 ) -> None:
     """Send realistic synthetic mini-program + H5 traffic to the running collector."""
+    from contextlib import nullcontext
+
     from siyu.demo import send_demo
+    from siyu.demo_webhooks import wait_quiet, watching_segments
 
     _setup_logging("WARNING")
-    report = send_demo(Settings(), users=users, days=days, seed=seed)
+    settings = Settings()
+    receiving = watching_segments(settings, _out) if webhooks else nullcontext()
+    with receiving as receiver:
+        report = send_demo(settings, users=users, days=days, seed=seed)
+        if receiver is not None:
+            _out(f"waiting up to {watch:.0f}s for segment webhooks …")
+            wait_quiet(receiver, at_most=watch)
+            _out(f"{len(receiver.received)} webhooks received")
     _out(
         f"sent {report.events} events for {report.users} users in {report.requests} requests "
         f"({report.seconds:.2f}s, {report.events / max(report.seconds, 1e-9):,.0f} events/s); "
@@ -248,4 +322,12 @@ def replay_dead_letters(
 
 
 def main() -> None:
-    app()
+    from pydantic import ValidationError
+    from pydantic_settings import SettingsError
+
+    try:
+        app()
+    except (ValidationError, SettingsError) as exc:
+        # One line per problem, without the values given (they may be keys): no traceback.
+        sys.stderr.write(f"siyu: invalid settings: {exc}\n")
+        raise SystemExit(2) from None

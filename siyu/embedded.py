@@ -1,8 +1,9 @@
 """The embedded stack supervisor behind ``siyu run`` / ``make run``.
 
 Start order: broker → topics → sink (owns chDB, seeds empty changelogs, serves SQL) →
-workers → collector. Stop order: collector (stops accepting, flushes its producer) →
-drain (workers and sink catch up with every topic) → workers → sink → broker. The
+lookup, webhooks → workers → collector. Stop order: collector (stops accepting, flushes
+its producer) → lookup, webhooks → drain (workers and sink catch up with every topic) →
+workers → sink → broker. The
 embedded broker keeps nothing across a restart, so draining before it stops is what
 makes a graceful stop lose nothing.
 """
@@ -107,6 +108,7 @@ class Stack:
         self._child("sink", "sink").start()
         self.wait_http(f"http://{s.sql.host}:{s.sql.port}/ping", "sink", timeout=120)
         self._child("lookup", "lookup").start()
+        self._child("webhooks", "webhooks").start()
         for i in range(s.worker.count):
             self._child(f"worker-{i}", "worker", "--index", str(i)).start()
         for i in range(s.worker.count):
@@ -239,9 +241,11 @@ class Stack:
         """Rows in siyu.events as the SQL endpoint sees them, None when it cannot answer."""
         s = self.settings
         try:
+            operator = s.sql.operator_key
             answer = httpx.get(
                 f"http://{s.sql.host}:{s.sql.port}/",
                 params={"query": "SELECT count() FROM siyu.events"},
+                auth=("siyu_operator", operator.get_secret_value()) if operator else None,
                 timeout=10,
             )
         except httpx.HTTPError:
@@ -253,9 +257,10 @@ class Stack:
         collector = self.children.get("collector")
         if collector:
             collector.stop(timeout=15)
-        lookup = self.children.get("lookup")
-        if lookup:
-            lookup.stop(timeout=10)
+        for name in ("lookup", "webhooks"):
+            child = self.children.get(name)
+            if child:
+                child.stop(timeout=10)
         before = self.event_rows()
         drained = True
         if self.broker is not None or not self.settings.kafka.embedded:

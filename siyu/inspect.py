@@ -20,10 +20,18 @@ class SqlError(TrackingError):
     pass
 
 
-def sql_url(settings: Settings) -> tuple[str, dict[str, str], tuple[str, str] | None]:
-    """Where ClickHouse-style HTTP queries go: the embedded endpoint or the server."""
+def sql_url(
+    settings: Settings, project: str | None = None
+) -> tuple[str, dict[str, str], tuple[str, str] | None]:
+    """Where ClickHouse-style HTTP queries go: the embedded endpoint or the server.
+
+    The embedded endpoint is read with a project's read key (basic auth, user = project):
+    ``project``, else the first configured one.
+    """
     if settings.clickhouse.url is None:
-        return f"http://{settings.sql.host}:{settings.sql.port}/", {}, None
+        name = project or next(iter(settings.projects))
+        key = settings.projects[name].read_key.get_secret_value()
+        return f"http://{settings.sql.host}:{settings.sql.port}/", {}, (name, key)
     parsed = urlparse(settings.clickhouse.url)
     password = settings.clickhouse.password
     auth = (
@@ -35,8 +43,10 @@ def sql_url(settings: Settings) -> tuple[str, dict[str, str], tuple[str, str] | 
     return base, {"final": "1", "readonly": "2"}, auth
 
 
-def run_sql(settings: Settings, query: str, fmt: str = "TabSeparated") -> str:
-    url, params, auth = sql_url(settings)
+def run_sql(
+    settings: Settings, query: str, fmt: str = "TabSeparated", project: str | None = None
+) -> str:
+    url, params, auth = sql_url(settings, project)
     try:
         answer = httpx.post(
             url,
@@ -48,8 +58,16 @@ def run_sql(settings: Settings, query: str, fmt: str = "TabSeparated") -> str:
     except httpx.HTTPError as exc:
         raise SqlError(f"cannot reach {url} ({exc}); is `siyu run` up?") from exc
     if answer.status_code != 200:
-        raise SqlError(answer.text.strip())
+        raise SqlError(_message(answer))
     return answer.text
+
+
+def _message(answer: httpx.Response) -> str:
+    """The error of a refused query: ``{"error": {"message"}}`` or ClickHouse's text."""
+    try:
+        return str(answer.json()["error"]["message"])
+    except (ValueError, KeyError, TypeError):
+        return answer.text.strip()
 
 
 def _rows(settings: Settings, query: str) -> list[list[str]]:
@@ -59,11 +77,7 @@ def _rows(settings: Settings, query: str) -> list[list[str]]:
 
 def status_report(settings: Settings) -> str:
     lines = ["tables (rows as queries see them):"]
-    tables = _rows(
-        settings,
-        "SELECT name FROM system.tables WHERE database = 'siyu' "
-        "AND engine NOT LIKE '%View%' ORDER BY name",
-    )
+    tables = _rows(settings, "SHOW TABLES")
     for (name,) in tables:
         (count,) = _rows(settings, f"SELECT count() FROM siyu.`{name}`")[0]  # noqa: S608
         lines.append(f"  siyu.{name:<24} {int(count):>12,}")

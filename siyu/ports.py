@@ -18,6 +18,7 @@ from siyu.settings import (
     Settings,
     SinkSettings,
     SqlSettings,
+    WebhookSettings,
     WorkerSettings,
 )
 
@@ -74,6 +75,7 @@ def local_settings(
     data_dir: Path, *, workers: int = 1, sink_linger_s: float = 0.5, **overrides: Any
 ) -> Settings:
     """Settings of an embedded stack whose every listener is on a free local port."""
+    overrides.setdefault("webhooks", WebhookSettings(metrics_port=free_port()))
     return Settings(
         data_dir=data_dir,
         kafka=KafkaSettings(bootstrap=f"127.0.0.1:{free_port()}"),

@@ -8,7 +8,7 @@ Everything else receives a section or plain keyword arguments. Tests build
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -19,19 +19,25 @@ __all__ = [
     "IdentitySettings",
     "KafkaSettings",
     "LookupSettings",
+    "PrivacySettings",
     "Project",
+    "SegmentSettings",
     "Settings",
     "SinkSettings",
     "SqlSettings",
     "TagSettings",
+    "WebhookSettings",
     "WorkerSettings",
 ]
 
-_FROZEN = {"frozen": True, "extra": "forbid"}
+# Errors never echo the values given: a bad setting must not print a key (docs/security.md).
+_FROZEN = {"frozen": True, "extra": "forbid", "hide_input_in_errors": True}
 
 
 def _section(prefix: str) -> SettingsConfigDict:
-    return SettingsConfigDict(env_prefix=prefix, frozen=True, extra="ignore")
+    return SettingsConfigDict(
+        env_prefix=prefix, frozen=True, extra="ignore", hide_input_in_errors=True
+    )
 
 
 class KafkaSettings(BaseSettings):
@@ -67,6 +73,10 @@ class ClickHouseSettings(BaseSettings):
     """Directory of the embedded chDB data; defaults to ``<data_dir>/chdb``."""
     database: str = "siyu"
     password: SecretStr | None = None
+    cluster: str | None = None
+    """Name of a ClickHouse cluster (``remote_servers``): tables are created ``ON CLUSTER`` it
+    with Replicated engines (needs ``{shard}``/``{replica}`` macros and Keeper).
+    Unset: one server."""
 
     @property
     def embedded(self) -> bool:
@@ -115,6 +125,16 @@ class CollectorSettings(BaseSettings):
     resend_window_bytes: int = Field(default=64 << 20, ge=0)
     """Recently produced bytes kept in memory and sent again if the broker loses its log."""
 
+    # Rate limits of the beacon routes (token buckets, docs/security.md); 0 disables one.
+    rate_per_key: float = Field(default=5000.0, ge=0)
+    """Requests per second one write key (project) may send, sustained."""
+    burst_per_key: float = Field(default=10000.0, ge=1)
+    """Requests one write key may send at once above its rate."""
+    rate_per_ip: float = Field(default=1000.0, ge=0)
+    """Requests per second one client IP may send, sustained."""
+    burst_per_ip: float = Field(default=2000.0, ge=1)
+    """Requests one client IP may send at once above its rate."""
+
 
 class SqlSettings(BaseSettings):
     model_config = _section("SIYU_SQL_")
@@ -122,6 +142,25 @@ class SqlSettings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8123
     """Read-only SQL endpoint served by the process that owns chDB (embedded mode)."""
+
+    # Access and limits of the SQL endpoint (docs/security.md).
+    operator_key: SecretStr | None = SecretStr("demo-operator-key")
+    """Password of the ``siyu_operator`` user: reads every project and ``system`` tables
+    (internal tests, ``siyu status``); None disables that user."""
+    max_execution_s: float = Field(default=30.0, gt=0)
+    """Longest a query may run before the engine ends it."""
+    max_memory_bytes: int = Field(default=1 << 30, ge=1 << 20)
+    """Most memory one query may use."""
+    max_result_rows: int = Field(default=1_000_000, ge=1)
+    """Most rows one answer may hold (larger answers fail rather than truncate)."""
+    max_rows_to_read: int = Field(default=0, ge=0)
+    """Most rows one query may read (0: no limit beyond time and memory)."""
+    max_threads: int = Field(default=1, ge=1)
+    """Threads one query may use: the sink shares the process (and its cores) with every
+    query, so a heavy query must leave room for the inserts."""
+    concurrency: int = Field(default=2, ge=1)
+    """Queries run at the same time; more wait. Reads use their own chDB connection, so
+    the sink's inserts never wait behind a query."""
 
 
 class LookupSettings(BaseSettings):
@@ -151,6 +190,29 @@ class TagSettings(BaseSettings):
     """How often a worker rebuilds its timer schedule from its whole table."""
 
 
+class SegmentSettings(BaseSettings):
+    model_config = _section("SIYU_SEGMENTS_")
+
+    file: Path | None = None
+    """Segment definition file (YAML, docs/segments.md); unset means the shipped set."""
+
+
+class WebhookSettings(BaseSettings):
+    model_config = _section("SIYU_WEBHOOKS_")
+
+    metrics_port: int = 9103
+    """Prometheus metrics of the webhook delivery process."""
+    timeout_s: float = Field(default=10.0, gt=0)
+    """A receiver that has not answered in this time counts as failed (retried)."""
+    retry_for_s: float = Field(default=86_400.0, gt=0)
+    """How long a delivery is retried before it goes to the subscription's dead letters."""
+    backoff_first_s: float = Field(default=1.0, gt=0)
+    """First retry pause; each next one doubles (with jitter) up to ``backoff_max_s``."""
+    backoff_max_s: float = Field(default=3600.0, gt=0)
+    concurrency: int = Field(default=8, ge=1)
+    """Requests in flight per subscription (users in parallel; one user's in order)."""
+
+
 class WorkerSettings(BaseSettings):
     model_config = _section("SIYU_WORKER_")
 
@@ -159,6 +221,8 @@ class WorkerSettings(BaseSettings):
     session_timeout_s: float = 10.0
     """Broker session timeout; JoinGroup on the embedded broker waits half of it."""
     metrics_port: int = 9101
+    metrics_host: str = "127.0.0.1"
+    """Address the worker's ``/metrics`` listens on (``0.0.0.0`` so Prometheus can scrape it)."""
     store: str = "memory://"
     """Faust table store. Rebuilt from changelogs, or from ClickHouse when they are empty."""
     count: int = Field(default=1, ge=1)
@@ -178,8 +242,28 @@ class SinkSettings(BaseSettings):
     linger_s: float = Field(default=0.5, gt=0)
     """… or when its oldest row has waited this long."""
     metrics_port: int = 9102
+    metrics_host: str = "127.0.0.1"
+    """Address the sink's ``/metrics`` listens on."""
     retry_max_s: float = Field(default=30.0, gt=0)
     """Longest pause between retries while ClickHouse is unavailable."""
+
+
+class PrivacySettings(BaseSettings):
+    """Privacy requests, stored IPs and retention (docs/security.md)."""
+
+    model_config = _section("SIYU_PRIVACY_")
+
+    later_events: Literal["drop", "anonymise"] = "drop"
+    """Events arriving after a forget with the person's identities: ``drop`` them, or
+    ``anonymise`` (store them without those identities)."""
+    settle_s: float = Field(default=5.0, gt=0)
+    """A forget deletes again after this and after twice this, for rows in flight."""
+    ip: str = Field(default="keep", pattern="^(keep|truncate|hash)$")
+    """Client IPs stored as received (``keep``), truncated (IPv4 /24, IPv6 /48) or
+    ``hash``-ed (HMAC-SHA256 with ``ip_salt``)."""
+    ip_salt: SecretStr = SecretStr("siyu-demo-ip-salt")
+    retention_days: dict[str, int] = Field(default_factory=dict)
+    """Days each table keeps rows (TTL), JSON: ``{"events": 365, "dead_letters": 30}``."""
 
 
 class WeComCallback(BaseModel):
@@ -202,6 +286,16 @@ class OfficialAccountCallback(BaseModel):
     encoding_aes_key: SecretStr | None = None
 
 
+class WeComApi(BaseModel):
+    """Optional WeCom API access (off by default): fetch each new contact's unionid."""
+
+    model_config = ConfigDict(**_FROZEN)  # type: ignore[typeddict-item]
+
+    fetch_unionid: bool = False
+    secret: SecretStr | None = None
+    """The secret of the WeCom app allowed to read external contacts (客户联系)."""
+
+
 class Project(BaseModel):
     model_config = ConfigDict(**_FROZEN)  # type: ignore[typeddict-item]
 
@@ -213,6 +307,7 @@ class Project(BaseModel):
     """IANA zone of every day of this project (funnel entry day, cohorts, "today")."""
     wecom: WeComCallback | None = None
     wxoa: OfficialAccountCallback | None = None
+    wecom_api: WeComApi | None = None
 
     @field_validator("timezone")
     @classmethod
@@ -252,7 +347,9 @@ def _default_projects() -> dict[str, Project]:
 class Settings(BaseSettings):
     """Everything a siyu process needs. Sections read their own ``SIYU_<SECTION>_*`` variables."""
 
-    model_config = SettingsConfigDict(env_prefix="SIYU_", frozen=True, extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="SIYU_", frozen=True, extra="ignore", hide_input_in_errors=True
+    )
 
     data_dir: Path = Path("data")
     projects: dict[str, Project] = Field(default_factory=_default_projects)
@@ -266,6 +363,9 @@ class Settings(BaseSettings):
     tags: TagSettings = Field(default_factory=TagSettings)
     worker: WorkerSettings = Field(default_factory=WorkerSettings)
     sink: SinkSettings = Field(default_factory=SinkSettings)
+    privacy: PrivacySettings = Field(default_factory=PrivacySettings)
+    segments: SegmentSettings = Field(default_factory=SegmentSettings)
+    webhooks: WebhookSettings = Field(default_factory=WebhookSettings)
 
     @field_validator("data_dir")
     @classmethod
@@ -323,6 +423,9 @@ class Settings(BaseSettings):
             "tags",
             "worker",
             "sink",
+            "privacy",
+            "segments",
+            "webhooks",
         ):
             model = getattr(self, section)
             for name, value in model.model_dump().items():
@@ -330,6 +433,10 @@ class Settings(BaseSettings):
                     continue
                 if isinstance(value, SecretStr):
                     value = value.get_secret_value()
+                if isinstance(value, dict):
+                    import orjson
+
+                    value = orjson.dumps(value).decode()
                 env[f"SIYU_{section.upper()}_{name.upper()}"] = str(value)
         return env
 

@@ -80,7 +80,43 @@ TOPICS: tuple[TopicSpec, ...] = (
         doc="timer ticks and referral credits keyed by user id (internal to the tag agents)",
         worker_reads=True,
     ),
+    TopicSpec(
+        "segments.changes",
+        doc="segment enter/exit records per user, keyed by user id (sink, lookup, webhooks)",
+        sink_reads=True,
+    ),
+    TopicSpec(
+        "properties.changes",
+        doc="a user's property document after each change, keyed by user id (lookup)",
+    ),
+    TopicSpec(
+        "segments.definitions",
+        partitions=1,
+        doc="segments made at run time, keyed by project/name (workers, lookup, sink)",
+        sink_reads=True,
+    ),
+    TopicSpec(
+        "webhooks.subscriptions",
+        partitions=1,
+        doc="webhook subscriptions keyed by id (lookup, webhooks, sink)",
+        sink_reads=True,
+    ),
+    TopicSpec(
+        "webhooks.deliveries",
+        doc="webhook delivery attempts keyed by subscription id (sink)",
+        sink_reads=True,
+    ),
     TopicSpec("funnels.progress", doc="funnel step completions per user", sink_reads=True),
+    TopicSpec(
+        "privacy.requests",
+        partitions=1,
+        doc="forget requests from the lookup API / siyu forget (the sink carries them out)",
+    ),
+    TopicSpec(
+        "privacy.forget",
+        doc="per-user forget of stream state and identity suppression, keyed by user id",
+        worker_reads=True,
+    ),
     TopicSpec(
         "funnels.fission",
         doc="fission signals keyed by the sharer they concern (internal to the funnel agents)",

@@ -35,6 +35,13 @@ def load_definitions(path: Path | None = None) -> Definitions:
     return parse_definitions(text, source=str(path), include=include)
 
 
+def _stamp(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
+
+
 class DefinitionsWatcher:
     """The current definitions, reloaded when the file changes; a broken new version is
     reported and the last good definitions stay in force."""
@@ -45,11 +52,10 @@ class DefinitionsWatcher:
         self._stamp = self._mtime()
         self.last_error: DefinitionError | None = None
 
-    def _mtime(self) -> float:
-        try:
-            return self.path.stat().st_mtime
-        except OSError:
-            return 0.0
+    def _mtime(self) -> tuple[float, float]:
+        """Modification times of the tag file and of the live-code registry it names
+        (``siyu qr add`` edits the registry alone)."""
+        return _stamp(self.path), _stamp(Path(self.current.scenes.qr_codes_source or "."))
 
     def poll(self) -> bool:
         """Reload if the file changed; True when new definitions took effect."""

@@ -13,4 +13,5 @@ AGENT_MODULES: tuple[str, ...] = (
     "streams.agents.counts",
     "streams.agents.tags",
     "streams.agents.funnels",
+    "streams.agents.privacy",
 )

@@ -26,6 +26,6 @@ class _Worker(faust.Worker):
 def run_worker(settings: Settings, *, index: int = 0) -> None:
     """Run until SIGTERM/SIGINT; Faust commits offsets and flushes on the way out."""
     ctx = build_app(settings, index=index)
-    start_http_server(settings.worker.metrics_port + index, addr="127.0.0.1")
+    start_http_server(settings.worker.metrics_port + index, addr=settings.worker.metrics_host)
     worker = _Worker(ctx.app, loglevel="INFO", quiet=True, redirect_stdouts=False)
     worker.execute_from_commandline()

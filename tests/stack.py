@@ -30,6 +30,8 @@ __all__ = [
 
 WRITE_KEY = "demo-write-key"
 READ_KEY = "demo-read-key"
+OPERATOR = ("siyu_operator", "demo-operator-key")
+"""Reads every project and the internal tables (stream state, ``system``)."""
 
 
 def stack_settings(data_dir: Path, *, workers: int = 1, **overrides: Any) -> Settings:
@@ -65,23 +67,34 @@ class RunningStack:
             **kwargs,
         )
 
-    def sql(self, query: str) -> list[dict[str, Any]]:
-        answer = self.http.post(self.sql_url, content=f"{query} FORMAT JSONEachRow".encode())
+    def sql(self, query: str, *, operator: bool = False) -> list[dict[str, Any]]:
+        """Rows of a query, read with the demo project's read key (or as the operator)."""
+        auth = OPERATOR if operator else ("default", READ_KEY)
+        answer = self.http.post(
+            self.sql_url, content=f"{query} FORMAT JSONEachRow".encode(), auth=auth
+        )
         if answer.status_code != 200:
             raise AssertionError(f"query failed: {answer.text}")
         return [orjson.loads(line) for line in answer.text.splitlines() if line]
 
-    def scalar(self, query: str) -> Any:
-        rows = self.sql(query)
+    def scalar(self, query: str, *, operator: bool = False) -> Any:
+        rows = self.sql(query, operator=operator)
         return next(iter(rows[0].values())) if rows else None
 
-    def wait_for(self, query: str, predicate: Callable[[Any], bool], timeout: float = 60.0) -> Any:
+    def wait_for(
+        self,
+        query: str,
+        predicate: Callable[[Any], bool],
+        timeout: float = 60.0,
+        *,
+        operator: bool = False,
+    ) -> Any:
         """Poll a scalar query until ``predicate(value)``; return the last value."""
         deadline = time.monotonic() + timeout
         value: Any = None
         while time.monotonic() < deadline:
             try:
-                value = self.scalar(query)
+                value = self.scalar(query, operator=operator)
             except (AssertionError, httpx.HTTPError):
                 value = None
             if value is not None and predicate(value):

@@ -366,9 +366,53 @@ RETENTION = dashboard(
 )
 
 
+# Live codes (活码) and WeCom groups (社群): views of sinks/migrations/060_wechat.sql.
+DEAD_AFTER_DAYS = 7
+WECHAT = dashboard(
+    "siyu-wechat",
+    "siyu · live codes and groups",
+    [
+        sql(
+            "Per code: scans/adds → active in 7 days → first order → revenue",
+            f"""SELECT qr_id, name, kind, channel, material, staff, scans, users, active_7d,
+            first_orders, orders, revenue FROM siyu.qr_code_funnel WHERE {PROJECT}
+            ORDER BY users DESC, qr_id LIMIT 200""",
+            "table",
+            24,
+        ),
+        sql(
+            "Live codes (活码) vs static codes (死码)",
+            f"""SELECT kind, codes, users, active_7d, first_orders, revenue, order_rate
+            FROM siyu.qr_code_kinds WHERE {PROJECT} ORDER BY kind""",
+            "table",
+        ),
+        sql(
+            "Groups: members, active in 7 days, orders and revenue by members",
+            f"""SELECT chat_id, members, active_7d, orders, revenue, idle_days
+            FROM siyu.group_stats WHERE {PROJECT} ORDER BY members DESC, chat_id LIMIT 200""",
+            "table",
+        ),
+        sql(
+            "New and lost group members per day",
+            f"""SELECT toDateTime(day) AS t, sum(new_members) AS new_members,
+            sum(lost_members) AS lost_members FROM siyu.group_daily WHERE {PROJECT}
+            AND $__dateFilter(day) GROUP BY day ORDER BY t""",
+            "timeseries",
+        ),
+        sql(
+            f"Dead groups: no activity for {DEAD_AFTER_DAYS} days",
+            f"""SELECT chat_id, members, toString(last_activity) AS last_activity, idle_days
+            FROM siyu.group_stats WHERE {PROJECT} AND idle_days >= {DEAD_AFTER_DAYS}
+            ORDER BY idle_days DESC, chat_id LIMIT 200""",
+            "table",
+        ),
+    ],
+)
+
+
 def main() -> None:
     OUT.mkdir(parents=True, exist_ok=True)
-    for board in (PIPELINE, ACQUISITION, FUNNELS, FISSION, LIFECYCLE, RETENTION):
+    for board in (PIPELINE, ACQUISITION, FUNNELS, FISSION, LIFECYCLE, RETENTION, WECHAT):
         name = board["uid"].removeprefix("siyu-") + ".json"
         (OUT / name).write_text(json.dumps(board, indent=2, ensure_ascii=False) + "\n")
 

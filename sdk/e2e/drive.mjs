@@ -1,6 +1,8 @@
 // Drives the H5 SDK in headless Chromium against a running collector and prints what it did
 // as one JSON line (anonymous ids, login id, share links) for the Python test to check in
-// ClickHouse.  Usage: node e2e/drive.mjs '{"pageUrl": …, "serverUrl": …, "writeKey": …, "run": …}'
+// ClickHouse.  Usage: node e2e/drive.mjs '{"pageUrl": …, "serverUrl": …, "writeKey": …, "run": …,
+// "casesFile": …}'; casesFile holds {cases: [{event, properties}], profile: {…}} for visitor C.
+import { readFileSync } from 'node:fs';
 import { chromium } from 'playwright-core';
 
 const cfg = JSON.parse(process.argv[2]);
@@ -33,6 +35,52 @@ async function visitor(name) {
   return { context, page };
 }
 
+/**
+ * Visitor C: e2e/async.html, a page that loads the SDK with the async snippet (calls made before the SDK
+ * arrived are queued by the stub), the Unicode cases through the stub, fetch and sendBeacon,
+ * and Sensors' vocabulary: login, user properties, page properties, an event timer.
+ */
+async function visitorC({ cases, profile }) {
+  const early = cases.slice(0, 3);
+  const fetched = [cases[3], cases[4], cases[7]];
+  const beaconed = [cases[5], cases[6]];
+  const c = await visitor('C');
+  await c.context.addInitScript(`window.EARLY = ${JSON.stringify(early)};`);
+  const entry = new URLSearchParams({ qr_id: `QR-${cfg.run}`, material_id: `M-${cfg.run}`, channel: '朋友圈' });
+  await c.page.goto(new URL(`/e2e/async.html?${entry}`, cfg.pageUrl).href);
+  await c.page.waitForFunction(() => window.readyAnon);
+  out.anonC = await c.page.evaluate(() => window.readyAnon);
+  out.loginC = `e2e-c-${cfg.run}`;
+  out.queuedEarly = await c.page.evaluate(() => siyu.queued()); // $pageview + the stub's calls
+  await c.page.evaluate(
+    async ({ fetched, profile, login }) => {
+      for (const e of fetched) siyu.track(e.event, e.properties);
+      siyu.login(login);
+      siyu.setProfile(profile);
+      siyu.setOnceProfile({ first_channel: '朋友圈' });
+      siyu.incrementProfile({ points: 5 });
+      siyu.appendProfile({ tags: ['新客', '👨‍👩‍👧‍👦'] });
+      siyu.unsetProfile(['old_field']);
+      siyu.registerPage({ page_kind: 'async' });
+      siyu.trackTimerStart('read_article');
+      await new Promise((r) => setTimeout(r, 400));
+      siyu.trackTimerEnd('read_article', { article: '标题 🎉' });
+    },
+    { fetched, profile, login: out.loginC },
+  );
+  out.queuedC = await delivered(c.page);
+  // These leave by sendBeacon when the page goes away.
+  await c.page.evaluate((beaconed) => beaconed.forEach((e) => siyu.track(e.event, e.properties)), beaconed);
+  out.queuedBeforeExit = await c.page.evaluate(() => siyu.queued());
+  // Sensors' identify: a new anonymous id (also in the cookie) for what follows, e.g. the exit.
+  out.deviceC = `c-device-${cfg.run}`;
+  await c.page.evaluate((id) => siyu.identify(id), out.deviceC);
+  out.cookieC = (await c.context.cookies()).find((k) => k.name === 'siyu_anon')?.value;
+  await c.page.goto('about:blank');
+  await c.page.waitForTimeout(500);
+  await c.context.close();
+}
+
 const delivered = (page) => page.evaluate(() => siyu.flush().then(() => siyu.queued()));
 
 try {
@@ -46,7 +94,7 @@ try {
   await a.page.click('text=Terms');
   out.anonA = await a.page.evaluate(() => siyu.getAnonymousId());
   out.login = `e2e-login-${cfg.run}`;
-  await a.page.evaluate((id) => siyu.identify(id), out.login);
+  await a.page.evaluate((id) => siyu.login(id), out.login);
   out.shareLink = await a.page.evaluate(() => siyu.share(location.origin + '/e2e/page.html?item=7', { channel: 'wechat_friend' }));
   out.queuedA = await delivered(a.page);
   // Offline: events wait in the persisted queue, then go out once the network is back.
@@ -71,6 +119,8 @@ try {
   out.cookieB = (await b.context.cookies()).find((c) => c.name === 'siyu_anon')?.value;
   await b.context.close();
   await a.context.close();
+
+  if (cfg.casesFile) await visitorC(JSON.parse(readFileSync(cfg.casesFile, 'utf8')));
 } finally {
   await browser.close();
 }

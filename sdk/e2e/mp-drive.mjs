@@ -1,6 +1,8 @@
-// Drives the shipped mini-program build (dist/siyu.mp.js) in a simulated WeChat runtime whose
-// wx.request posts to a real collector, and prints the ids it saw as one JSON line.
-// Usage: node e2e/mp-drive.mjs '{"serverUrl": …, "writeKey": …, "run": …}'
+// Drives the shipped mini-program build (dist/miniprogram/index.js) in a simulated WeChat
+// runtime whose wx.request posts to a real collector, and prints the ids it saw as one JSON line.
+// Usage: node e2e/mp-drive.mjs '{"serverUrl": …, "writeKey": …, "run": …, "casesFile": …}';
+// casesFile holds {cases: [{event, properties}], profile: {…}} for user C.
+import { readFileSync } from 'node:fs';
 import { wechat } from '../test/helpers.mjs';
 
 const cfg = JSON.parse(process.argv[2]);
@@ -14,9 +16,9 @@ function request(opts) {
   );
 }
 
-function miniProgram() {
+function miniProgram(autoTrack = { mpClick: true }) {
   const rt = wechat({ appId: APPID, request });
-  rt.siyu.init({ serverUrl: cfg.serverUrl, writeKey: cfg.writeKey, flushInterval: 50 });
+  rt.siyu.init({ serverUrl: cfg.serverUrl, writeKey: cfg.writeKey, flushInterval: 50, autoTrack });
   rt.app({ onLaunch() {}, onShow() {}, onHide() {} });
   rt.page('pages/item/item', {
     data: {},
@@ -46,7 +48,22 @@ b.open('pages/item/item', query);
 b.siyu.track('view_product', { product_id: '7', run: cfg.run });
 out.anonB = b.siyu.getAnonymousId();
 
-await Promise.all([a.siyu.flush(), b.siyu.flush()]);
+// C opens an unlimited mini-program code (scene 1047) whose scene names a live code, a
+// material and a channel; sends the Unicode cases and user properties (Sensors' defaults).
+const { cases, profile } = JSON.parse(readFileSync(cfg.casesFile, 'utf8'));
+const c = miniProgram({}); // Sensors' defaults
+const scene = encodeURIComponent(`qr=Q-${cfg.run}&mat=M-${cfg.run}&ch=poster`);
+c.launch({ path: 'pages/item/item', scene: 1047, query: { scene } });
+const itemC = c.open('pages/item/item', { scene });
+c.tap(itemC, 'addToCart', { id: 'cart-btn' }); // $MPClick is off by default
+c.close(itemC); // $MPPageLeave is off by default
+for (const e of cases) c.siyu.track(e.event, e.properties);
+c.siyu.login(`mp-c-${cfg.run}`);
+c.siyu.setProfile(profile);
+out.anonC = c.siyu.getAnonymousId();
+
+await Promise.all([a.siyu.flush(), b.siyu.flush(), c.siyu.flush()]);
 out.queuedA = a.siyu.queued();
 out.queuedB = b.siyu.queued();
+out.queuedC = c.siyu.queued();
 console.log(JSON.stringify(out));

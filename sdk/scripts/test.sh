@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# SDK checks: install npm dependencies (npm ci) and Chromium when missing, build (prints the
-# gzipped size, fails over budget), typecheck, run the node unit tests.
+# SDK checks: install npm dependencies (npm ci) and Chromium when missing, build every format and
+# the .d.ts (prints the gzipped sizes, fails over budget), typecheck, run the node unit tests.
 #   scripts/test.sh           everything
 #   scripts/test.sh prepare   install + build only (used by the end-to-end pytest fixture)
 set -euo pipefail

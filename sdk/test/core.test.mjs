@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { Client, Queue, STALE_MS, isRetriable, retryDelay } from '../dist/test/core.mjs';
+import { readFileSync } from 'node:fs';
+import { BEACON_BYTES, Client, Queue, STALE_MS, isRetriable, retryDelay, utf8Bytes } from '../build/test/core.mjs';
 import { fakeCollector, fakeEnv, manualTimers, memoryStore, settle } from './helpers.mjs';
 
+const { version: VERSION } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
 const OPTIONS = { serverUrl: 'http://collector.test/', writeKey: 'k', batchSize: 2, flushInterval: 1000 };
 
 describe('envelope and batching', () => {
@@ -20,7 +22,7 @@ describe('envelope and batching', () => {
     assert.equal(e.type, 'track');
     assert.equal(e.platform, 'h5');
     assert.equal(typeof e.time, 'number');
-    assert.deepEqual(e.context.lib, { name: 'siyu-js', version: '0.1.0' });
+    assert.deepEqual(e.context.lib, { name: 'siyu-js', version: VERSION });
     assert.deepEqual(e.context.utm, { source: 'test' });
     assert.equal(e.identities.anonymous_id, c.anonymousId);
     assert.equal(typeof collector.bodies[0].sent_at, 'number');
@@ -225,17 +227,50 @@ describe('identity', () => {
     assert.deepEqual(after.identities, { anonymous_id: c.anonymousId, login_id: 'u-42' });
   });
 
-  test('reset gives a new anonymous id and forgets other identities', async () => {
+  test('logout drops login and account identities, keeps the anonymous id and WeChat ids', async () => {
     const collector = fakeCollector();
     const c = new Client(fakeEnv({ collector }), OPTIONS);
+    const anon = c.anonymousId;
+    c.setIdentity('wx_openid:wx1', 'o1');
+    c.setIdentity('wx_unionid', 'u1');
+    c.setIdentity('login_id', 'member-1');
+    c.setIdentity('mobile', '13800000000');
+    c.logout();
+    c.track('after_logout');
+    await c.flush();
+    assert.equal(c.anonymousId, anon);
+    assert.deepEqual(collector.events().at(-1).identities, { anonymous_id: anon, 'wx_openid:wx1': 'o1', wx_unionid: 'u1' });
+  });
+
+  test('logout(true) gives a new anonymous id and forgets every other identity', async () => {
+    const collector = fakeCollector();
+    const changed = [];
+    const env = { ...fakeEnv({ collector }), anonymousIdChanged: (id) => changed.push(id) };
+    const c = new Client(env, OPTIONS);
     const before = c.anonymousId;
     c.setIdentity('login_id', 'u-1');
-    c.reset();
+    c.setIdentity('wx_openid:wx1', 'o1');
+    c.logout(true);
     c.track('after_reset');
     await c.flush();
     const last = collector.events().at(-1);
     assert.notEqual(c.anonymousId, before);
     assert.deepEqual(last.identities, { anonymous_id: c.anonymousId });
+    assert.deepEqual(changed, [c.anonymousId]);
+  });
+
+  test('setAnonymousId (identify) replaces the anonymous id, persisted; junk and over-long ids are ignored', async () => {
+    const store = memoryStore();
+    const collector = fakeCollector();
+    const c = new Client(fakeEnv({ store, collector }), OPTIONS);
+    c.setAnonymousId('device-123');
+    c.setAnonymousId('undefined');
+    c.setAnonymousId('x'.repeat(256));
+    c.track('a');
+    await c.flush();
+    assert.equal(collector.events()[0].identities.anonymous_id, 'device-123');
+    assert.equal(collector.events().length, 1, 'identify sends no event');
+    assert.equal(new Client(fakeEnv({ store }), OPTIONS).anonymousId, 'device-123');
   });
 
   test('a junk value removes the identity', () => {
@@ -263,5 +298,123 @@ describe('beacon', () => {
     assert.deepEqual(sent.map((s) => s.events), [2, 2]);
     assert.equal(sent[0].url, 'http://collector.test/v1/batch');
     assert.equal(c.queue.items.length, 1);
+  });
+});
+
+describe('user properties', () => {
+  test('each profile call sends its native type with exactly the given values in properties', async () => {
+    const collector = fakeCollector();
+    const c = new Client(fakeEnv({ collector }), { ...OPTIONS, batchSize: 100 });
+    c.register({ app_version: '2.0' });
+    c.registerPage({ page_tab: 'home' });
+    c.setIdentity('login_id', 'member-9');
+    c.profile('profile_set', { nickname: '小明', vip: true, level: 3 });
+    c.profile('profile_set_once', { first_channel: 'poster' });
+    c.profile('profile_increment', { points: 10, bad: 'ten' });
+    c.profile('profile_increment', 'logins');
+    c.profile('profile_append', { tags: ['vip', 3, 'new'], hobby: 'tea' });
+    c.profile('profile_unset', ['nickname', '', 7, 'level']);
+    c.profile('profile_unset', 'vip');
+    c.profile('profile_delete');
+    await c.flush();
+    const profile = collector.events().filter((e) => e.type !== 'identify');
+    assert.deepEqual(
+      profile.map((e) => [e.type, e.event, e.properties]),
+      [
+        ['profile_set', '', { nickname: '小明', vip: true, level: 3 }],
+        ['profile_set_once', '', { first_channel: 'poster' }],
+        ['profile_increment', '', { points: 10 }],
+        ['profile_increment', '', { logins: 1 }],
+        ['profile_append', '', { tags: ['vip', 'new'], hobby: ['tea'] }],
+        ['profile_unset', '', { nickname: true, level: true }],
+        ['profile_unset', '', { vip: true }],
+        ['profile_delete', '', {}],
+      ],
+      'no preset, super or page properties on profile events',
+    );
+    for (const e of profile) {
+      assert.deepEqual(e.identities, { anonymous_id: c.anonymousId, login_id: 'member-9' });
+      assert.equal(e.context.lib.name, 'siyu-js');
+    }
+  });
+
+  test('a profile call with nothing usable sends nothing', () => {
+    const c = new Client(fakeEnv(), OPTIONS);
+    assert.equal(c.profile('profile_set', 'not an object'), null);
+    assert.equal(c.profile('profile_set', {}), null);
+    assert.equal(c.profile('profile_increment', { a: 'x', b: NaN, c: Infinity }), null);
+    assert.equal(c.profile('profile_append', { a: [1, 2] }), null);
+    assert.equal(c.profile('profile_unset', []), null);
+    assert.equal(c.queue.items.length, 0);
+  });
+});
+
+describe('page properties and timers', () => {
+  test('registerPage values go on events over super properties, under event properties; functions run per event', async () => {
+    const collector = fakeCollector();
+    const store = memoryStore();
+    const c = new Client(fakeEnv({ collector, store }), { ...OPTIONS, batchSize: 100 });
+    let n = 0;
+    c.register({ source: 'super', app_version: '2.0' });
+    c.registerPage({ source: 'page', counter: () => ++n, broken: () => { throw new Error('x'); } });
+    c.track('a');
+    c.track('b', { source: 'event' });
+    c.clearPageRegister(['counter']);
+    c.track('c');
+    c.clearPageRegister();
+    c.track('d');
+    await c.flush();
+    const [a, b, cc, d] = collector.events().map((e) => e.properties);
+    assert.deepEqual([a.source, a.counter, a.app_version, 'broken' in a], ['page', 1, '2.0', false]);
+    assert.deepEqual([b.source, b.counter], ['event', 2]);
+    assert.deepEqual([cc.source, cc.counter], ['page', undefined]);
+    assert.equal(d.source, 'super');
+    assert.deepEqual(JSON.parse(store.get('siyu_state')).props, { source: 'super', app_version: '2.0' }, 'page values are not persisted');
+  });
+
+  test('trackTimerEnd adds $event_duration in seconds, pauses excluded; no timer, no duration', async () => {
+    const timers = manualTimers();
+    const collector = fakeCollector();
+    const c = new Client(fakeEnv({ timers, collector }), { ...OPTIONS, batchSize: 100 });
+    c.timers.start('watch_video');
+    await timers.advance(1500);
+    c.timers.pause('watch_video');
+    await timers.advance(10000);
+    c.timers.resume('watch_video');
+    await timers.advance(250);
+    c.trackTimerEnd('watch_video', { video_id: 'v1' });
+    c.trackTimerEnd('watch_video');
+    c.timers.start('read');
+    c.timers.clear();
+    c.trackTimerEnd('read');
+    await c.flush();
+    const events = collector.events();
+    assert.deepEqual(events[0].properties.$event_duration, 1.75);
+    assert.equal(events[0].properties.video_id, 'v1');
+    assert.equal('$event_duration' in events[1].properties, false, 'the timer ended with the first event');
+    assert.equal('$event_duration' in events[2].properties, false);
+  });
+});
+
+describe('byte limits of the browser', () => {
+  test('utf8Bytes is exact outside surrogate pairs and never under the real size', () => {
+    for (const text of ['abc', 'é', '汉字', 'שלום', '', 'a\u0301']) assert.equal(utf8Bytes(text), Buffer.byteLength(text), text);
+    for (const text of ['😀', '👨‍👩‍👧‍👦', '🇨🇳', '𠮷']) {
+      assert.ok(utf8Bytes(text) >= Buffer.byteLength(text) && utf8Bytes(text) <= 1.5 * Buffer.byteLength(text), text);
+    }
+  });
+
+  test('beacon bodies of CJK text are split by bytes, not by characters', async () => {
+    const sizes = [];
+    const env = fakeEnv({ collector: fakeCollector([0]) });
+    env.transport.beacon = (url, body) => (sizes.push(Buffer.byteLength(body)), true);
+    const c = new Client(env, { ...OPTIONS, batchSize: 10 });
+    // 10 events of 9,000 CJK characters: ~27 KB of UTF-8 each, 10 × 9,000 characters < BEACON_BYTES·2.
+    for (let i = 0; i < 10; i++) c.track('e' + i, { text: '汉'.repeat(9000) });
+    c.beacon();
+    await settle();
+    assert.ok(sizes.length >= 5, String(sizes));
+    assert.ok(sizes.every((n) => n <= BEACON_BYTES), String(sizes));
+    assert.equal(c.queue.items.length, 0);
   });
 });

@@ -1,10 +1,10 @@
 // Test doubles: a fake environment for the core, and a simulated WeChat runtime that loads the
-// shipped dist/siyu.mp.js the way a mini-program does (a fresh global scope per "app").
+// shipped dist/miniprogram/index.js the way a mini-program does (a fresh global scope per "app").
 import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import vm from 'node:vm';
 
-const MP_BUILD = new URL('../dist/siyu.mp.js', import.meta.url);
+const MP_BUILD = new URL('../dist/miniprogram/index.js', import.meta.url);
 
 export function memoryStore(data = new Map()) {
   return {
@@ -125,7 +125,7 @@ export function wechat({ storage = new Map(), server = fakeCollector(), appId = 
     module: { exports: {} },
   });
   context.exports = context.module.exports;
-  vm.runInContext(readFileSync(MP_BUILD, 'utf8'), context, { filename: 'siyu.mp.js' });
+  vm.runInContext(readFileSync(MP_BUILD, 'utf8'), context, { filename: 'siyu-miniprogram.js' });
   const siyu = context.module.exports;
   const appInstance = {};
   return {

@@ -10,4 +10,5 @@ ROUTE_MODULES: tuple[str, ...] = (
     "sinks.routes.tags",
     "sinks.routes.identity",
     "sinks.routes.state",
+    "sinks.routes.segments",
 )

@@ -1,16 +1,19 @@
-"""events.stitched → siyu.events; events.deadletter → siyu.dead_letters."""
+"""events.stitched → siyu.events (and item events → siyu.items); events.deadletter →
+siyu.dead_letters."""
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
 
+import orjson
+
 from schemas.codec import codec
 from schemas.records import decode_dead_letter
 from sinks.route import Record, Route, Row, TableSpec
 from siyu.settings import Settings
 
-__all__ = ["DEAD_LETTERS", "EVENTS", "dead_letter_rows", "event_rows", "routes"]
+__all__ = ["DEAD_LETTERS", "EVENTS", "ITEMS", "dead_letter_rows", "event_rows", "routes"]
 
 EVENTS = TableSpec(
     "siyu.events",
@@ -35,8 +38,23 @@ EVENTS = TableSpec(
         "source",
         "warnings",
         "enrichment",
+        "entry",
     ),
 )
+ITEMS = TableSpec(
+    "siyu.items",
+    (
+        "project",
+        "item_type",
+        "item_id",
+        "properties",
+        "updated_at",
+        "event_id",
+        "deleted",
+        "version",
+    ),
+)
+_ITEM_TYPES = frozenset({"item_set", "item_delete"})
 DEAD_LETTERS = TableSpec(
     "siyu.dead_letters",
     (
@@ -84,8 +102,36 @@ def event_rows(record: Record) -> Iterator[tuple[TableSpec, Row]]:
                 source,
                 e["warnings"],
                 e["enrichment"],
+                e["entry"],
             ),
         )
+        if e["type"] in _ITEM_TYPES:
+            yield from _item_rows(project, e)
+
+
+def _item_rows(project: str, e: dict[str, object]) -> Iterator[tuple[TableSpec, Row]]:
+    """The catalogue row of one item event (the collector checked ``context.item``)."""
+    item = orjson.loads(str(e["context"])).get("item") or {}
+    deleted = e["type"] == "item_delete"
+    time = int(str(e["time"]))
+    # Ordered by the sender's own clock: the stored time is corrected per request by
+    # that request's arrival, and two requests sent a millisecond apart may arrive swapped.
+    client_time = e["client_time"]
+    sent = time if client_time is None else int(str(client_time))
+    yield (
+        ITEMS,
+        (
+            project,
+            str(item.get("type", "")),
+            str(item.get("id", "")),
+            "{}" if deleted else e["properties"],
+            time,
+            e["event_id"],
+            1 if deleted else 0,
+            # The latest event wins; within one millisecond a delete wins.
+            sent * 2 + deleted,
+        ),
+    )
 
 
 def dead_letter_rows(record: Record) -> Iterator[tuple[TableSpec, Row]]:

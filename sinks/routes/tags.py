@@ -14,6 +14,7 @@ import orjson
 
 from schemas.tag_records import decode_tag_changes
 from sinks.route import Record, Route, Row, TableSpec
+from sinks.routes.segments import profile_property_rows
 from sinks.routes.state import state_rows
 from siyu.settings import Settings
 
@@ -84,6 +85,7 @@ def routes(settings: Settings) -> list[Route]:
     def profile_and_state(record: Record) -> Iterator[tuple[TableSpec, Row]]:
         yield from state.to_rows(record)
         yield from _profile_rows(record)
+        yield from profile_property_rows(record)
 
     changelog = rf"^{re.escape(app_id)}-{PROFILE_TABLE}-changelog$"
     return [

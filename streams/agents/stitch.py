@@ -23,8 +23,10 @@ from streams.agents import identity_links
 from streams.agents import identity_metrics as m
 from streams.agents.identity_config import load_rules
 from streams.agents.identity_table import GraphStore, graph_table
+from streams.agents.privacy import suppressed_table
 from streams.context import StreamContext
 from streams.domain.event_window import RecentEventIds
+from streams.domain.privacy import screen
 from streams.domain.stitching import LinkBarrier, plan_record
 
 __all__ = ["register"]
@@ -43,6 +45,12 @@ def register(ctx: StreamContext) -> None:
     windows: dict[int, RecentEventIds] = {}
     barriers: dict[int, LinkBarrier] = {}
     avro = codec("event_batch")
+    # Forgotten people (privacy requests): their later events are dropped or anonymised.
+    forgotten = suppressed_table(ctx).table
+    later = ctx.settings.privacy.later_events
+
+    def is_forgotten(key: str) -> bool:
+        return key.encode() in forgotten
 
     @ctx.app.agent(raw, name="stitch")
     async def stitch(stream):  # type: ignore[no-untyped-def]
@@ -62,6 +70,9 @@ def register(ctx: StreamContext) -> None:
                 if window.admit(hash((project, e["event_id"])), msg.offset)
             ]
             m.RETRIES.inc(len(batch["events"]) - len(events))
+            if events and len(forgotten):
+                events, hit = screen(rules, project, events, is_forgotten, later)
+                metrics.EVENTS.labels(agent=f"privacy_{later}").inc(hit)
             if not events:
                 continue
             owner = graph.committed_owner(project)

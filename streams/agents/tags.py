@@ -13,6 +13,11 @@
   start-up and every rebalance.
 - identity merges: the loser's profile moves to the survivor (streams/merging.py) and a
   tick right after publishes the merged tags and removes the loser's.
+- user properties (``profile_*`` events) are kept in the same profile; each change is
+  published on ``properties.changes``; an update with a wrong type is a dead letter.
+- segments are evaluated with the tags; enter/exit records go to ``segments.changes``.
+  When the definitions change, the timer sends a ``segments`` signal for every user the
+  worker holds, so every user is re-evaluated at once (streams/agents/segment_defs.py).
 
 Every write is idempotent per source record (origin, offset), and events are also
 deduplicated by event id, so replays never double-count.
@@ -30,12 +35,16 @@ from typing import Any
 
 import orjson
 
-from schemas.records import EventBatch
+from schemas.records import DeadLetter, EventBatch, TrackEvent, encode_dead_letter
+from schemas.segment_records import UserProperties, encode_properties, encode_segment_changes
 from schemas.tag_records import encode_tag_changes
 from streams import metrics
+from streams.agents.segment_defs import SegmentDefinitions
 from streams.context import StreamContext
 from streams.domain.profile import Credit
 from streams.domain.profile_merge import merge
+from streams.domain.properties import property_values
+from streams.domain.segments import SegmentChange
 from streams.domain.tag_definitions import TagChange
 from streams.domain.tags import Evaluation, apply_events, credit_referral, tick
 from streams.merging import follow_merges, register_merge_transfer
@@ -95,6 +104,10 @@ class _Tags:
         self.profiles = _Profiles(base.table, lambda user: self.schedule.set(user, 1))
         self.changes = ctx.topic("tags.changes")
         self.signals = ctx.topic("tags.signals")
+        self.segment_changes = ctx.topic("segments.changes")
+        self.properties = ctx.topic("properties.changes")
+        self.dead_letters = ctx.topic("events.deadletter")
+        self.segments = SegmentDefinitions(ctx.settings)
         self._rule_logged: dict[str, float] = {}
 
     def merge(self, survivor: Any, loser: Any, survivor_id: str = "") -> Any:
@@ -112,11 +125,53 @@ class _Tags:
         for credit in result.credits:
             doc = {"kind": "credit", "invitee": credit.invitee, "at": credit.at, "project": project}
             await self.signals.send(key=credit.inviter.encode(), value=orjson.dumps(doc))
+        await self._publish_segments(result, project or p["project"])
         if p["uid"]:
             self.schedule.set(p["uid"], p["due"])
         metrics.EVENTS.labels(agent="tags_changes").inc(len(result.changes))
         if result.rule_errors:
             self._log_rule_errors(result.rule_errors)
+
+    async def _publish_segments(self, result: Evaluation, project: str) -> None:
+        p = result.profile
+        moves: dict[str, list[SegmentChange]] = {}
+        for move in result.segment_changes:
+            moves.setdefault(move.user_id, []).append(move)
+        for user, changes in moves.items():
+            await self.segment_changes.send(
+                key=user.encode(), value=encode_segment_changes(project, user, changes)
+            )
+        if result.properties_changed and p["uid"]:
+            doc = UserProperties(
+                project, p["uid"], property_values(p["properties"]), p["updated_at"], "update"
+            )
+            await self.properties.send(key=p["uid"].encode(), value=encode_properties(doc))
+        for event, reason in result.rejected:
+            letter = DeadLetter(
+                project=project,
+                received_at=p["updated_at"] or _now_ms(),
+                route="properties",
+                reason=reason,
+                payload=_event_json(event),
+                event_id=event.event_id,
+            )
+            await self.dead_letters.send(key=p["uid"].encode(), value=encode_dead_letter(letter))
+        metrics.EVENTS.labels(agent="segments_changes").inc(len(result.segment_changes))
+        metrics.EVENTS.labels(agent="properties_rejected").inc(len(result.rejected))
+
+    async def reevaluate_all(self) -> int:
+        """Ask for every held user to be re-evaluated against the current segments."""
+        self.segments.mark_evaluated()
+        n = 0
+        for i, (key, raw) in enumerate(list(self.profiles.table.items())):
+            doc = orjson.loads(raw)
+            if doc.get("v") and not doc.get("r"):
+                await self.signals.send(key=key, value=b'{"kind":"segments"}')
+                n += 1
+            if i % _RESCAN_CHUNK == _RESCAN_CHUNK - 1:
+                await asyncio.sleep(0)
+        logger.info("segment definitions changed: %d users to re-evaluate", n)
+        return n
 
     def _log_rule_errors(self, errors: tuple[tuple[str, str], ...]) -> None:
         metrics.EVENTS.labels(agent="tags_rule_errors").inc(len(errors))
@@ -164,7 +219,13 @@ def register(ctx: StreamContext) -> None:
         now, defs = _now_ms(), defs_for(batch.project)
         out: list[Evaluation] = []
         step = functools.partial(
-            _apply, defs, events=batch.events, now=now, user_id=user_id, project=batch.project
+            _apply,
+            defs,
+            events=batch.events,
+            now=now,
+            user_id=user_id,
+            project=batch.project,
+            segments=tags.segments.current,
         )
         applied, _ = profiles.update(user_id, origin, offset, _recording(out, step))
         if not applied:
@@ -190,33 +251,44 @@ def register(ctx: StreamContext) -> None:
             origin = f"{event.message.topic}/{event.message.partition}"
             current = profiles.get(user)
             project = (current or {}).get("project") or doc.get("project", "")
-            now, defs = _now_ms(), defs_for(project)
-            if doc["kind"] == "tick":
+            now, defs, segments = _now_ms(), defs_for(project), tags.segments.current
+            if doc["kind"] == "segments":
+                if current is None or profiles.redirect(user) is not None:
+                    continue
+                step: Callable[[Any], Evaluation] = functools.partial(
+                    _tick, defs, now=now, cause="segments", segments=segments
+                )
+            elif doc["kind"] == "tick":
                 if current is None or profiles.redirect(user) is not None:
                     continue
                 if not 0 < current.get("due", 0) <= now:
                     continue  # rescheduled since (an event came): nothing due yet
                 cause = "merge" if current.get("retired") or current["due"] == 1 else "timer"
-                step: Callable[[Any], Evaluation] = functools.partial(
-                    _tick, defs, now=now, cause=cause
-                )
+                step = functools.partial(_tick, defs, now=now, cause=cause, segments=segments)
             else:
                 credit = Credit(inviter=user, invitee=doc["invitee"], at=doc["at"])
-                step = functools.partial(_credit, defs, credit=credit, now=now)
+                step = functools.partial(_credit, defs, credit=credit, now=now, segments=segments)
             out: list[Evaluation] = []
             applied, _ = profiles.update(user, origin, event.message.offset, _recording(out, step))
             if applied:
                 await tags.publish(out[0], doc.get("project", ""))
                 metrics.EVENTS.labels(agent=f"tags_{doc['kind']}").inc()
 
+    @ctx.app.task  # type: ignore[untyped-decorator]
+    async def follow_segment_definitions() -> None:
+        await tags.segments.topic.run(asyncio.Event())
+
     state = {"assignment": frozenset(), "rescanned": 0.0}
 
     @ctx.app.timer(interval=ctx.settings.tags.tick_s)  # type: ignore[untyped-decorator]
     async def tag_timer() -> None:
         tags.watcher.poll()
+        tags.segments.poll()
         app = ctx.app
         if getattr(app, "in_recovery", False) or getattr(app, "rebalancing", False):
             return
+        if tags.segments.dirty:
+            await tags.reevaluate_all()
         assignment = frozenset(app.assignor.assigned_actives())
         age = time.monotonic() - state["rescanned"]  # type: ignore[operator]
         if assignment != state["assignment"] or age >= ctx.settings.tags.rescan_s:
@@ -227,16 +299,42 @@ def register(ctx: StreamContext) -> None:
             await tags.signals.send(key=user.encode(), value=b'{"kind":"tick"}')
 
 
-def _tick(defs: Any, old: Any, *, now: int, cause: str) -> Evaluation:
-    return tick(defs, old, now, cause=cause)
+def _tick(defs: Any, old: Any, *, now: int, cause: str, segments: Any) -> Evaluation:
+    return tick(defs, old, now, cause=cause, segments=segments)
 
 
-def _credit(defs: Any, old: Any, *, credit: Credit, now: int) -> Evaluation:
-    return credit_referral(defs, old, credit, now)
+def _credit(defs: Any, old: Any, *, credit: Credit, now: int, segments: Any) -> Evaluation:
+    return credit_referral(defs, old, credit, now, segments=segments)
 
 
-def _apply(defs: Any, old: Any, *, events: Any, now: int, user_id: str, project: str) -> Evaluation:
-    return apply_events(defs, old, events, now, user_id=user_id, project=project, owned=True)
+def _apply(
+    defs: Any, old: Any, *, events: Any, now: int, user_id: str, project: str, segments: Any
+) -> Evaluation:
+    return apply_events(
+        defs,
+        old,
+        events,
+        now,
+        user_id=user_id,
+        project=project,
+        owned=True,
+        segments=segments,
+    )
+
+
+def _event_json(event: TrackEvent) -> bytes:
+    return orjson.dumps(
+        {
+            "event_id": event.event_id,
+            "type": event.type,
+            "event": event.event,
+            "time": event.time,
+            "platform": event.platform,
+            "identities": dict(event.identities),
+            "properties": dict(event.properties),
+            "user_id": event.user_id,
+        }
+    )
 
 
 def _recording(out: list[Evaluation], step: Callable[[Any], Evaluation]) -> Callable[[Any], Any]:

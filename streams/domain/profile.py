@@ -25,6 +25,7 @@ __all__ = [
     "new_profile",
     "normalize",
     "prune",
+    "remember",
 ]
 
 
@@ -59,6 +60,12 @@ class Profile(TypedDict):
     """The tags last published for this user."""
     retired: dict[str, dict[str, TagValue]]
     """Users merged into this one whose published tags are still to be removed."""
+    properties: dict[str, Any]
+    """The user property document (:mod:`streams.domain.properties`)."""
+    segments: list[str]
+    """The segments last published for this user (sorted)."""
+    retired_segments: dict[str, list[str]]
+    """Users merged into this one whose segment memberships are still to be ended."""
     due: int
     """When a timer must re-evaluate this user (0: never)."""
     updated_at: int
@@ -105,6 +112,9 @@ def new_profile(uid: str = "", project: str = "") -> Profile:
         "seen_ids": [],
         "tags": {},
         "retired": {},
+        "properties": {"values": {}, "meta": {}},
+        "segments": [],
+        "retired_segments": {},
         "due": 0,
         "updated_at": 0,
     }
@@ -152,17 +162,24 @@ def _sharer(event: TrackEvent) -> str:
     return ""
 
 
+def remember(defs: Definitions, p: Profile, event_id: str) -> bool:
+    """Note ``event_id`` as applied (in place); False when it was seen recently."""
+    h = _id_hash(event_id)
+    if h in p["seen_ids"]:
+        return False
+    p["seen_ids"].append(h)
+    if len(p["seen_ids"]) > defs.dedupe_ids:
+        del p["seen_ids"][: len(p["seen_ids"]) - defs.dedupe_ids]
+    return True
+
+
 def fold_event(defs: Definitions, p: Profile, e: TrackEvent) -> tuple[bool, Credit | None]:
     """Add one event's facts to ``p`` (in place). Returns (applied, referral credit).
 
     ``applied`` is False when the event id was seen recently (a re-sent event).
     """
-    h = _id_hash(e.event_id)
-    if h in p["seen_ids"]:
+    if not remember(defs, p, e.event_id):
         return False, None
-    p["seen_ids"].append(h)
-    if len(p["seen_ids"]) > defs.dedupe_ids:
-        del p["seen_ids"][: len(p["seen_ids"]) - defs.dedupe_ids]
     if e.user_id and not p["uid"]:
         p["uid"] = e.user_id
     t, name = e.time, e.event

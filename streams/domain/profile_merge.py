@@ -1,11 +1,12 @@
 """Combine two users' profiles when the identity graph finds they are one person.
 
 Counts add, first times take the minimum, last times the maximum, sets unite, first
-touch is the earlier one and latest touch the later one. The survivor keeps the tags it
+touch is the earlier one and latest touch the later one; user properties follow
+:func:`streams.domain.properties.merge_properties`. The survivor keeps the tags it
 last published, and the loser's published tags are kept under ``retired``: the next
 evaluation (:func:`streams.domain.tags.tick`, which the caller runs right after the
 merge) publishes the survivor's recomputed tags (lifecycle and RFM included) and removes
-the loser's.
+the loser's; segment memberships of the loser (``retired_segments``) end the same way.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 from streams.domain import content
 from streams.domain.profile import Profile, normalize
+from streams.domain.properties import merge_properties
 from streams.domain.tag_definitions import Definitions
 
 __all__ = ["merge"]
@@ -92,6 +94,11 @@ def merge(defs: Definitions, survivor: Any, loser: Any, *, survivor_id: str = ""
     out["retired"] = {**a["retired"], **b["retired"]}
     if b["tags"] and b["uid"] and b["uid"] != uid:
         out["retired"][b["uid"]] = dict(b["tags"])
+    out["properties"] = merge_properties(a["properties"], b["properties"])
+    out["segments"] = list(a["segments"])
+    out["retired_segments"] = {**a["retired_segments"], **b["retired_segments"]}
+    if b["segments"] and b["uid"] and b["uid"] != uid:
+        out["retired_segments"][b["uid"]] = list(b["segments"])
     out["due"] = 1  # re-evaluate at once
     out["updated_at"] = max(a["updated_at"], b["updated_at"])
     return out

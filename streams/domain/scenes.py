@@ -1,7 +1,11 @@
 """Where a user came from: WeChat scene values, utm parameters, share and QR material.
 
 An event is an *entry* (a touch) when it carries a mini-program scene, utm parameters,
-a share context or a QR / material id. Its channel class comes from the editable scene
+a share context, a QR / material id or a channel name (``context.qr``,
+``context.material``, ``context.channel`` of the native envelope). A QR code is named
+from the live-code registry (``SceneDictionary.qr_codes``): ``qr_name``, ``qr_channel``,
+``qr_material``, ``qr_campaign``, ``qr_staff``, ``qr_kind``, or ``qr_name`` = the bare id
+when the code is not registered. Its channel class comes from the editable scene
 dictionary (:class:`SceneDictionary`), e.g. 1007 → share, 1047 → qr, 1035 → official
 account.
 """
@@ -12,6 +16,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from schemas.records import TrackEvent
+from streams.domain.qr_codes import qr_names
 from streams.domain.tag_definitions import SceneDictionary
 
 __all__ = ["TOUCH_FIELDS", "parse_scene", "touch_of"]
@@ -26,11 +31,18 @@ TOUCH_FIELDS: tuple[str, ...] = (
     "qr_id",
     "material_id",
     "platform",
+    "entry_channel",
+    "qr_name",
+    "qr_channel",
+    "qr_material",
+    "qr_campaign",
+    "qr_staff",
+    "qr_kind",
 )
 
 
 _EMPTY: Mapping[str, Any] = {}
-_ENTRY_CONTEXT = frozenset({"scene", "utm", "query", "share"})
+_ENTRY_CONTEXT = frozenset({"scene", "utm", "query", "share", "qr", "material", "channel"})
 _ENTRY_PROPERTIES = frozenset(
     {
         "$scene", "utm_source", "utm_medium", "utm_campaign", "$utm_source", "$utm_medium",
@@ -85,11 +97,16 @@ def touch_of(scenes: SceneDictionary, event: TrackEvent) -> dict[str, Any] | Non
             query.get("campaign"),
             pg("campaign"),
         ),
-        "qr_id": _pick(query.get("qr_id"), pg("qr_id")),
-        "material_id": _pick(query.get("material_id"), pg("material_id")),
+        "qr_id": _pick(ctx.get("qr"), query.get("qr_id"), pg("qr_id")),
+        "material_id": _pick(ctx.get("material"), query.get("material_id"), pg("material_id")),
         "platform": event.platform,
+        "entry_channel": _pick(ctx.get("channel")),
         "at": event.time,
     }
+    names = qr_names(scenes.qr_codes, touch["qr_id"])
+    touch.update(names)
+    if not touch["material_id"] and names.get("qr_material"):
+        touch["material_id"] = names["qr_material"]
     if scene is not None and scene in scenes.scenes:
         channel = scenes.scenes[scene]
     elif isinstance(share, Mapping) and share:
@@ -98,7 +115,7 @@ def touch_of(scenes: SceneDictionary, event: TrackEvent) -> dict[str, Any] | Non
         channel = scenes.qr
     elif touch["utm_source"] or touch["utm_medium"] or touch["utm_campaign"]:
         channel = scenes.utm_mediums.get(touch["utm_medium"].lower(), scenes.utm_default)
-    elif scene is not None or touch["material_id"]:
+    elif scene is not None or touch["material_id"] or touch["entry_channel"]:
         channel = scenes.other
     else:
         return None

@@ -9,7 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from streams.domain.qr_codes import QrCode
 
 __all__ = [
     "DAY_MS",
@@ -81,6 +84,10 @@ class SceneDictionary:
     """Channel of a first visit without any source information."""
     other: str = "other"
     """Channel of a scene value missing from the dictionary."""
+    qr_codes: Mapping[str, QrCode] = field(default_factory=dict)
+    """The live-code registry (:mod:`streams.domain.qr_codes`): names of known codes."""
+    qr_codes_source: str = ""
+    """The registry file the codes came from (reloaded when it changes)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,7 @@ from streams.domain.located_yaml import (
     parse_duration,
 )
 from streams.domain.profile import new_profile
+from streams.domain.qr_codes import SHIPPED_QR_CODES, registry_from_sources
 from streams.domain.scenes import TOUCH_FIELDS, parse_scene
 from streams.domain.tag_definitions import (
     DAY_MS,
@@ -42,6 +43,7 @@ from streams.domain.tags import Facts
 
 __all__ = [
     "BUILTIN_TAGS",
+    "SHIPPED_QR_CODES",
     "SHIPPED_SCENES",
     "DefinitionError",
     "parse_definitions",
@@ -138,7 +140,7 @@ def _sources(f: SourceFile, doc: Mapping[str, Any]) -> SceneDictionary:
             return SceneDictionary()
         # No sources section: the shipped scene dictionary.
         doc = {"sources": {"scenes_file": SHIPPED_SCENES}}
-    node = mapping(f, doc, "sources", _SOURCE_KEYS | {"scenes_file"})
+    node = mapping(f, doc, "sources", _SOURCE_KEYS | {"scenes_file", "qrcodes_file"})
     parts: list[tuple[SourceFile, Mapping[str, Any]]] = []
     if "scenes_file" in node:
         inner, loaded = _included(f, node, "scenes_file")
@@ -146,7 +148,9 @@ def _sources(f: SourceFile, doc: Mapping[str, Any]) -> SceneDictionary:
         parts.append((inner, loaded))
     parts.append((f, node))
     # A key given in the tags file replaces the same key of the scene dictionary file.
-    owner = {key: part for part in parts for key in part[1] if key != "scenes_file"}
+    owner = {
+        key: part for part in parts for key in part[1] if key not in ("scenes_file", "qrcodes_file")
+    }
     scenes: dict[int, str] = {}
     if "scenes" in owner:
         scenes = _scene_values(*owner["scenes"])
@@ -167,7 +171,15 @@ def _sources(f: SourceFile, doc: Mapping[str, Any]) -> SceneDictionary:
     for key in ("utm_default", "share", "qr", "direct", "other"):
         src, holder = owner.get(key, (f, {}))
         names[key] = get(src, holder, key, "str", getattr(base, key))
-    return SceneDictionary(scenes=scenes, utm_mediums=mediums, names=scene_names, **names)
+    codes, codes_source = registry_from_sources(f, node)
+    return SceneDictionary(
+        scenes=scenes,
+        names=scene_names,
+        utm_mediums=mediums,
+        qr_codes=codes,
+        qr_codes_source=codes_source,
+        **names,
+    )
 
 
 def _lifecycle(f: SourceFile, doc: Mapping[str, Any]) -> LifecycleDef | None:

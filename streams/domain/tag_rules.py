@@ -66,6 +66,7 @@ _FIXED_FACTS = frozenset(
         "invitees",
         "koc",
         "tags",
+        "properties",
         *HOURLY_FACTS,
     }
 )

@@ -21,8 +21,18 @@ import orjson
 
 from schemas.records import TrackEvent
 from streams.domain import content, lifecycle, rfm
-from streams.domain.profile import Credit, Profile, fold_event, local_day, normalize, prune
+from streams.domain.profile import (
+    Credit,
+    Profile,
+    fold_event,
+    local_day,
+    normalize,
+    prune,
+    remember,
+)
+from streams.domain.properties import PROPERTY_TYPES, apply_operation, property_values
 from streams.domain.scenes import TOUCH_FIELDS
+from streams.domain.segments import SegmentChange, SegmentSet, evaluate_segments, membership_changes
 from streams.domain.tag_definitions import DAY_MS, HOUR_MS, Definitions, TagChange, TagValue
 from streams.domain.tag_rules import HOURLY_FACTS, evaluate_rules
 
@@ -52,6 +62,12 @@ class Evaluation:
     applied: int = 0
     """Events applied (re-sent event ids are not)."""
     rule_errors: tuple[tuple[str, str], ...] = ()
+    """``(rule, reason)``; a failed segment expression is named ``segment:<name>``."""
+    segment_changes: tuple[SegmentChange, ...] = ()
+    rejected: tuple[tuple[TrackEvent, str], ...] = ()
+    """Property events refused (wrong type for a key), with the reason: dead letters."""
+    properties_changed: bool = False
+    """The property document changed (or a merge may have changed it): publish it."""
 
 
 def _copy(profile: Any) -> Profile:
@@ -68,8 +84,14 @@ def apply_events(
     user_id: str = "",
     project: str = "",
     owned: bool = False,
+    segments: SegmentSet | None = None,
 ) -> Evaluation:
     """Fold ``events`` (one record's, in order) into ``profile`` and evaluate the tags once.
+
+    ``profile_*`` events update the property document instead (see
+    :mod:`streams.domain.properties`); one with a wrong type for a key is returned in
+    ``rejected`` and the others still apply. With ``segments``, the memberships of the
+    user's project are evaluated after the tags.
 
     A change's cause is the id of the last applied event. ``profile`` may be None (a new
     user) or an older stored profile (missing fields get defaults). ``owned=True`` hands
@@ -84,7 +106,20 @@ def apply_events(
     credits: list[Credit] = []
     cause = ""
     applied = 0
+    rejected: list[tuple[TrackEvent, str]] = []
+    props_changed = False
     for e in events:
+        if e.type in PROPERTY_TYPES:
+            if not remember(defs, p, e.event_id):
+                continue
+            reason = apply_operation(p["properties"], e.type, e.properties, e.time)
+            if reason is not None:
+                rejected.append((e, reason))
+                continue
+            applied += 1
+            cause = e.event_id
+            props_changed = True
+            continue
         ok, credit = fold_event(defs, p, e)
         if ok:
             applied += 1
@@ -92,8 +127,18 @@ def apply_events(
         if credit is not None:
             credits.append(credit)
     if not applied:
-        return Evaluation(p)
-    return _finish(defs, p, now, cause, applied=applied, credits=tuple(credits))
+        return Evaluation(p, rejected=tuple(rejected))
+    return _finish(
+        defs,
+        p,
+        now,
+        cause,
+        applied=applied,
+        credits=tuple(credits),
+        segments=segments,
+        rejected=tuple(rejected),
+        properties_changed=props_changed,
+    )
 
 
 def evaluate(defs: Definitions, profile: Any, event: TrackEvent, now: int) -> Evaluation:
@@ -101,12 +146,31 @@ def evaluate(defs: Definitions, profile: Any, event: TrackEvent, now: int) -> Ev
     return apply_events(defs, profile, (event,), now)
 
 
-def tick(defs: Definitions, profile: Any, now: int, *, cause: str = TIMER) -> Evaluation:
-    """Re-evaluate at ``now`` without an event (timers, merges)."""
-    return _finish(defs, _copy(profile), now, cause)
+def tick(
+    defs: Definitions,
+    profile: Any,
+    now: int,
+    *,
+    cause: str = TIMER,
+    segments: SegmentSet | None = None,
+) -> Evaluation:
+    """Re-evaluate at ``now`` without an event (timers, merges, new segment definitions).
+
+    After a merge (``cause="merge"``) the property document is reported as changed.
+    """
+    return _finish(
+        defs, _copy(profile), now, cause, segments=segments, properties_changed=cause == "merge"
+    )
 
 
-def credit_referral(defs: Definitions, profile: Any, credit: Credit, now: int) -> Evaluation:
+def credit_referral(
+    defs: Definitions,
+    profile: Any,
+    credit: Credit,
+    now: int,
+    *,
+    segments: SegmentSet | None = None,
+) -> Evaluation:
     """Count ``credit.invitee`` as a successful invitee of this user (once per invitee)."""
     p = _copy(profile)
     if credit.invitee in p["invitees"]:
@@ -114,7 +178,7 @@ def credit_referral(defs: Definitions, profile: Any, credit: Credit, now: int) -
     if not p["uid"]:
         p["uid"] = credit.inviter
     p["invitees"] = [*p["invitees"], credit.invitee]
-    return _finish(defs, p, now, f"referral:{credit.invitee}")
+    return _finish(defs, p, now, f"referral:{credit.invitee}", segments=segments)
 
 
 def _finish(
@@ -125,6 +189,9 @@ def _finish(
     *,
     applied: int = 0,
     credits: tuple[Credit, ...] = (),
+    segments: SegmentSet | None = None,
+    rejected: tuple[tuple[TrackEvent, str], ...] = (),
+    properties_changed: bool = False,
 ) -> Evaluation:
     prune(defs, p, now)
     tags, errors = compute_tags(defs, p, now)
@@ -133,9 +200,37 @@ def _finish(
         changes.extend(diff(loser, old, {}, now, "merge"))
     p["retired"] = {}
     p["tags"] = tags
+    moves: list[SegmentChange] = []
+    if segments is not None:
+        moves, failed = _segments(segments, p, now, cause)
+        errors.extend((f"segment:{name}", reason) for name, reason in failed)
     p["due"] = next_due(defs, p, now) or 0
     p["updated_at"] = now
-    return Evaluation(p, tuple(changes), credits, applied, tuple(errors))
+    return Evaluation(
+        p,
+        tuple(changes),
+        credits,
+        applied,
+        tuple(errors),
+        tuple(moves),
+        rejected,
+        properties_changed,
+    )
+
+
+def _segments(
+    segments: SegmentSet, p: Profile, now: int, cause: str
+) -> tuple[list[SegmentChange], list[tuple[str, str]]]:
+    """Recompute the memberships of ``p`` (in place); the enter/exit records and failures."""
+    members, failed = evaluate_segments(
+        segments.for_project(p["project"]), p["tags"], property_values(p["properties"]), now
+    )
+    moves = membership_changes(p["uid"], p["segments"], members, now, cause)
+    for loser, old in sorted(p["retired_segments"].items()):
+        moves.extend(membership_changes(loser, old, (), now, "merge"))
+    p["retired_segments"] = {}
+    p["segments"] = members
+    return moves, failed
 
 
 def diff(
@@ -328,6 +423,7 @@ _DERIVED: dict[str, Any] = {
     "value_tier": lambda f: str(f.tags.get("value_tier", "")),
     "invitees": lambda f: len(f.p["invitees"]),
     "koc": lambda f: bool(f.tags.get("koc", False)),
+    "properties": lambda f: property_values(f.p["properties"]),
 }
 
 

@@ -93,7 +93,8 @@ def _snapshot(stack: RunningStack, expected: set[str]) -> dict[str, Any]:
 def _clickhouse_refuses_writes(stack: RunningStack) -> Iterator[None]:
     """Make the events table's data directory immutable: real insert failures."""
     (path,) = stack.scalar(
-        "SELECT data_paths FROM system.tables WHERE database = 'siyu' AND name = 'events'"
+        "SELECT data_paths FROM system.tables WHERE database = 'siyu' AND name = 'events'",
+        operator=True,
     )
     subprocess.run(["chattr", "+i", path], check=True)
     try:

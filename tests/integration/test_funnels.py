@@ -193,7 +193,8 @@ def test_a_record_stitched_to_a_merged_away_user_reaches_the_survivor(
     )
     before = int(
         funnel_stack.scalar(
-            f"SELECT events FROM siyu.user_event_counts WHERE user_id = '{survivor}'"
+            f"SELECT events FROM siyu.user_event_counts WHERE user_id = '{survivor}'",
+            operator=True,
         )
     )
     # The in-flight record: stitched to the loser, after its state moved to the survivor.
@@ -226,7 +227,8 @@ def test_a_record_stitched_to_a_merged_away_user_reaches_the_survivor(
     assert [int(r["step"]) for r in reached] == [1, 2, 3, 4, 5]
     counts = funnel_stack.sql(
         "SELECT user_id, events FROM siyu.user_event_counts "
-        f"WHERE user_id IN ('{survivor}', '{loser}')"
+        f"WHERE user_id IN ('{survivor}', '{loser}')",
+        operator=True,
     )
     assert {r["user_id"]: int(r["events"]) for r in counts}[survivor] == before + 3
     tags = funnel_stack.scalar(

@@ -224,10 +224,16 @@ def test_the_same_batch_replayed_is_counted_once(stack: RunningStack) -> None:
     counted = stack.wait_for(
         f"SELECT events FROM siyu.user_event_counts WHERE user_id = '{user}'",
         lambda n: int(n) >= 4,
+        operator=True,
     )
     stack.wait_drained()
     assert int(counted) == 4
     assert (
-        int(stack.scalar(f"SELECT events FROM siyu.user_event_counts WHERE user_id = '{user}'"))
+        int(
+            stack.scalar(
+                f"SELECT events FROM siyu.user_event_counts WHERE user_id = '{user}'",
+                operator=True,
+            )
+        )
         == 4
     )

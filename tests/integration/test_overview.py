@@ -22,6 +22,7 @@ from sinks.definitions import SqlDefinitions
 from sinks.demo_data import DemoData, build_demo, load_demo
 from sinks.sql_endpoint import build_sql_app
 from sinks.writer import ClickHouseWriter
+from siyu.settings import Settings
 from streams.funnel_config import load_funnels
 from streams.zones import DEFAULT_ZONE, utc_offset_s
 from tests.stack import free_port
@@ -54,7 +55,9 @@ def overview_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     load_demo(writer, DATA)
     port = free_port()
     server = uvicorn.Server(
-        uvicorn.Config(build_sql_app(writer), host="127.0.0.1", port=port, log_level="warning")
+        uvicorn.Config(
+            build_sql_app(writer, Settings()), host="127.0.0.1", port=port, log_level="warning"
+        )
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -65,7 +68,7 @@ def overview_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                 break
         except httpx.HTTPError:
             time.sleep(0.1)
-    yield url + "/overview"
+    yield url + "/overview?key=demo-read-key"
     server.should_exit = True
     thread.join(10)
     writer.close()

@@ -36,7 +36,8 @@ def _totals(stack: RunningStack, run: str) -> list[int]:
     rows = stack.sql(
         "SELECT c.events AS n FROM siyu.user_event_counts AS c INNER JOIN "
         f"(SELECT DISTINCT user_id FROM siyu.events WHERE event_id LIKE '{run}-%') AS e "
-        "ON e.user_id = c.user_id"
+        "ON e.user_id = c.user_id",
+        operator=True,
     )
     return sorted(int(r["n"]) for r in rows)
 

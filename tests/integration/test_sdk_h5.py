@@ -3,7 +3,10 @@
 A test page (sdk/e2e/page.html) is served from its own origin; the collector is another
 origin (CORS). Visitor A lands from a campaign, clicks, moves through SPA routes, logs in,
 shares a link and goes offline for one event; visitor B, in a separate browser context,
-opens A's link. ``sdk/e2e/drive.mjs`` does the browsing and reports the ids it saw.
+opens A's link. Visitor C loads the SDK with the async snippet from a live-code link and
+sends the Unicode cases (through the snippet's queue, fetch and sendBeacon), user
+properties and a timed event. ``sdk/e2e/drive.mjs`` does the browsing and reports the ids
+it saw.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import shutil
 import subprocess
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -21,11 +24,13 @@ from typing import Any
 import orjson
 import pytest
 
+from tests.integration.unicode_text import PROFILE, unicode_cases
 from tests.stack import WRITE_KEY, RunningStack, free_port
 
 pytestmark = pytest.mark.integration
 
 SDK = Path(__file__).resolve().parents[2] / "sdk"
+SDK_VERSION = orjson.loads((SDK / "package.json").read_bytes())["version"]
 
 
 @pytest.fixture(scope="module")
@@ -56,13 +61,22 @@ def page_url(sdk_build: Path) -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def browsed(stack: RunningStack, page_url: str, sdk_build: Path) -> dict[str, Any]:
+def browsed(
+    stack: RunningStack,
+    page_url: str,
+    sdk_build: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> dict[str, Any]:
     run = uuid.uuid4().hex[:10]
+    cases = unicode_cases(run)
+    cases_file = tmp_path_factory.mktemp("sdk_h5") / "cases.json"
+    cases_file.write_bytes(orjson.dumps({"cases": cases, "profile": PROFILE}))
     args = {
         "pageUrl": page_url,
         "serverUrl": stack.collector_url,
         "writeKey": WRITE_KEY,
         "run": run,
+        "casesFile": str(cases_file),
     }
     done = subprocess.run(
         ["node", "e2e/drive.mjs", orjson.dumps(args).decode()],
@@ -75,6 +89,7 @@ def browsed(stack: RunningStack, page_url: str, sdk_build: Path) -> dict[str, An
     if done.returncode != 0:
         pytest.fail(f"browser driver failed:\n{done.stdout}\n{done.stderr}")
     result: dict[str, Any] = orjson.loads(done.stdout.strip().splitlines()[-1])
+    result["cases"] = cases
     return result
 
 
@@ -118,7 +133,7 @@ def test_browser_side(browsed: dict[str, Any]) -> None:
 def test_page_views_clicks_and_leaves(stack: RunningStack, browsed: dict[str, Any]) -> None:
     rows = _rows(stack, browsed["anonA"], A_EVENTS)
     assert {(r["platform"], r["lib_name"], r["lib_version"]) for r in rows} == {
-        ("h5", "siyu-js", "0.1.0")
+        ("h5", "siyu-js", SDK_VERSION)
     }
     views = _named(rows, "$pageview")
     assert [v["properties"]["$url_path"] for v in views] == [
@@ -231,3 +246,114 @@ def test_fission_edge_from_shared_link(stack: RunningStack, browsed: dict[str, A
         f" AND sharer = '{sharer}' AND invitee = '{invitee}' AND depth = 1"
     )
     assert stack.wait_for(edges, lambda n: n >= 1, 60) == 1
+
+
+def _where_anon(
+    stack: RunningStack, anon: str, condition: str, expected: int
+) -> list[dict[str, Any]]:
+    """Rows of one anonymous id matching ``condition``, once ``expected`` of them landed."""
+    where = f"identities['anonymous_id'] = '{anon}' AND ({condition})"
+    stack.wait_for(f"SELECT count() FROM siyu.events WHERE {where}", lambda n: n >= expected, 90)
+    rows = stack.sql(
+        "SELECT type, event, identities, properties, context, time"
+        f" FROM siyu.events WHERE {where} ORDER BY time, event_id"
+    )
+    for row in rows:
+        row["properties"] = orjson.loads(row["properties"])
+        row["context"] = orjson.loads(row["context"])
+    assert len(rows) == expected, [r["event"] for r in rows]
+    return rows
+
+
+def user_properties_of(
+    stack: RunningStack, login: str, ready: Callable[[dict[str, Any]], bool]
+) -> dict[str, Any]:
+    """The current properties of the user holding ``login``, once ``ready(properties)``."""
+    user = stack.wait_for(
+        "SELECT any(user_id) FROM siyu.identity_map FINAL WHERE deleted = 0"
+        f" AND id_type = 'login_id' AND id_value = '{login}'",
+        bool,
+        60,
+    )
+    query = (
+        "SELECT properties_json FROM siyu.user_properties FINAL"
+        f" WHERE user_id = '{user}' AND deleted = 0"
+    )
+    found = stack.wait_for(query, lambda v: bool(v) and ready(orjson.loads(v)), 90)
+    assert found, f"no properties for {login}"
+    doc: dict[str, Any] = orjson.loads(found)
+    return doc
+
+
+def test_async_snippet_page(browsed: dict[str, Any]) -> None:
+    assert browsed["consoleErrors"] == []
+    assert browsed["queuedEarly"] >= 4, "the stub's calls were replayed: $pageview + 3 cases"
+    assert browsed["queuedC"] == 0
+    assert browsed["queuedBeforeExit"] >= 2, "the last cases wait for the beacon"
+
+
+def test_unicode_round_trip(stack: RunningStack, browsed: dict[str, Any]) -> None:
+    """Every case arrives exactly as given, whichever way it went (stub queue, fetch, beacon)."""
+    cases = browsed["cases"]
+    rows = _where_anon(
+        stack,
+        browsed["anonC"],
+        "type = 'track' AND has(JSONExtractKeys(properties), 'case')",
+        len(cases),
+    )
+    by_case = {r["properties"]["case"]: r for r in rows}
+    assert sorted(by_case) == list(range(len(cases)))
+    for case in cases:
+        row = by_case[case["properties"]["case"]]
+        assert row["event"] == case["event"]
+        given = case["properties"]
+        stored = {k: row["properties"][k] for k in given if k in row["properties"]}
+        assert stored == given, f"case {given['case']} changed on the way"
+        extra = set(row["properties"]) - set(given)
+        assert all(k.startswith("$") or k == "page_kind" for k in extra), extra
+
+
+def test_sensors_vocabulary(stack: RunningStack, browsed: dict[str, Any]) -> None:
+    anon, login = browsed["anonC"], browsed["loginC"]
+    profile = _where_anon(stack, anon, "type LIKE 'profile_%'", 5)
+    # Sent within the same millisecond: compare by type, not by stored order.
+    assert {r["type"]: (r["event"], r["properties"]) for r in profile} == {
+        "profile_set": ("", PROFILE),
+        "profile_set_once": ("", {"first_channel": "朋友圈"}),
+        "profile_increment": ("", {"points": 5}),
+        "profile_append": ("", {"tags": ["新客", "👨‍👩‍👧‍👦"]}),
+        "profile_unset": ("", {"old_field": True}),
+    }
+    assert all(r["identities"] == {"anonymous_id": anon, "login_id": login} for r in profile)
+    identify = _where_anon(stack, anon, "type = 'identify'", 1)[0]
+    assert identify["identities"] == {"anonymous_id": anon, "login_id": login}
+    # Applied to the user's property document (the six operations of the native envelope).
+    stored = user_properties_of(stack, login, lambda doc: doc.get("points") == 5)
+    assert stored == {
+        **PROFILE,
+        "first_channel": "朋友圈",
+        "points": 5,
+        "tags": ["新客", "👨‍👩‍👧‍👦"],
+    }
+    timed = _where_anon(stack, anon, "event = 'read_article'", 1)[0]
+    assert 0.4 <= timed["properties"]["$event_duration"] < 30
+    assert timed["properties"]["article"] == "标题 🎉"
+    assert timed["properties"]["page_kind"] == "async", "registerPage values on later events"
+
+
+def test_entry_context_from_landing_url(stack: RunningStack, browsed: dict[str, Any]) -> None:
+    """qr_id / material_id / channel of the landing URL are on every event of the visit."""
+    rows = _where_anon(stack, browsed["anonC"], "event = '$pageview' OR event = 'read_article'", 2)
+    run = browsed["run"]
+    for row in rows:
+        ctx = row["context"]
+        assert (ctx["qr"], ctx["material"], ctx["channel"]) == (f"QR-{run}", f"M-{run}", "朋友圈")
+
+
+def test_identify_replaces_the_anonymous_id(stack: RunningStack, browsed: dict[str, Any]) -> None:
+    """``identify(id)`` (Sensors' meaning): later events, and the cookie, carry the new id."""
+    device = browsed["deviceC"]
+    assert browsed["cookieC"] == device
+    leave = _where_anon(stack, device, "event = '$WebPageLeave'", 1)[0]
+    assert leave["identities"]["login_id"] == browsed["loginC"]
+    assert leave["context"]["qr"] == f"QR-{browsed['run']}"

@@ -1,8 +1,9 @@
 """The mini-program SDK build against the running stack: rows land in ClickHouse.
 
-``sdk/e2e/mp-drive.mjs`` runs the shipped ``dist/siyu.mp.js`` in a simulated WeChat runtime
-whose ``wx.request`` posts to the real collector. User A opens an item page, taps, shares it
-and hides the app; user B opens A's card from a chat (scene 1007).
+``sdk/e2e/mp-drive.mjs`` runs the shipped ``dist/miniprogram/index.js`` in a simulated WeChat
+runtime whose ``wx.request`` posts to the real collector. User A opens an item page, taps,
+shares it and hides the app; user B opens A's card from a chat (scene 1007); user C opens an
+unlimited mini-program code whose ``scene`` names a live code, and sends the Unicode cases.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from typing import Any
 import orjson
 import pytest
 
-from tests.integration.test_sdk_h5 import sdk_build  # noqa: F401 - fixture
+from tests.integration.test_sdk_h5 import sdk_build, user_properties_of  # noqa: F401 - fixture
+from tests.integration.unicode_text import PROFILE, unicode_cases
 from tests.stack import WRITE_KEY, RunningStack
 
 pytestmark = pytest.mark.integration
@@ -24,9 +26,21 @@ APPID = "wxe2e"
 
 
 @pytest.fixture(scope="module")
-def launched(stack: RunningStack, sdk_build: Path) -> dict[str, Any]:  # noqa: F811 - fixture
+def launched(
+    stack: RunningStack,
+    sdk_build: Path,  # noqa: F811 - fixture
+    tmp_path_factory: pytest.TempPathFactory,
+) -> dict[str, Any]:
     run = uuid.uuid4().hex[:10]
-    args = {"serverUrl": stack.collector_url, "writeKey": WRITE_KEY, "run": run}
+    cases = unicode_cases(run)
+    cases_file = tmp_path_factory.mktemp("sdk_mp") / "cases.json"
+    cases_file.write_bytes(orjson.dumps({"cases": cases, "profile": PROFILE}))
+    args = {
+        "serverUrl": stack.collector_url,
+        "writeKey": WRITE_KEY,
+        "run": run,
+        "casesFile": str(cases_file),
+    }
     done = subprocess.run(
         ["node", "e2e/mp-drive.mjs", orjson.dumps(args).decode()],
         cwd=sdk_build,
@@ -38,6 +52,7 @@ def launched(stack: RunningStack, sdk_build: Path) -> dict[str, Any]:  # noqa: F
     if done.returncode != 0:
         pytest.fail(f"mini-program driver failed:\n{done.stdout}\n{done.stderr}")
     result: dict[str, Any] = orjson.loads(done.stdout.strip().splitlines()[-1])
+    result["cases"] = cases
     return result
 
 
@@ -108,3 +123,34 @@ def test_fission_edge_between_openid_users(stack: RunningStack, launched: dict[s
         f" AND sharer = '{sharer}' AND invitee = '{invitee}' AND depth = 1"
     )
     assert stack.wait_for(edges, lambda n: n >= 1, 60) == 1
+
+
+def test_unlimited_code_user(stack: RunningStack, launched: dict[str, Any]) -> None:
+    """Sensors' autoTrack defaults, the code's scene as entry context, Unicode unchanged."""
+    assert launched["queuedC"] == 0
+    cases = launched["cases"]
+    # $MPLaunch $MPShow $MPViewScreen (no $MPClick, no $MPPageLeave), the cases, $identify,
+    # profile_set
+    rows = _rows(stack, launched["anonC"], 3 + len(cases) + 2)
+    auto = sorted(r["event"] for r in rows if r["event"].startswith("$MP"))
+    assert auto == ["$MPLaunch", "$MPShow", "$MPViewScreen"]
+    run = launched["run"]
+    for row in rows:
+        ctx = row["context"]
+        assert (ctx["qr"], ctx["material"], ctx["channel"], ctx["scene"]) == (
+            f"Q-{run}",
+            f"M-{run}",
+            "poster",
+            1047,
+        )
+    by_case = {r["properties"]["case"]: r for r in rows if "case" in r["properties"]}
+    for case in cases:
+        row = by_case[case["properties"]["case"]]
+        assert row["event"] == case["event"]
+        given = case["properties"]
+        assert {k: row["properties"].get(k) for k in given} == given
+        assert all(k.startswith("$") for k in set(row["properties"]) - set(given))
+    profile = [r for r in rows if r["type"] == "profile_set"]
+    assert [(r["event"], r["properties"]) for r in profile] == [("", PROFILE)]
+    assert profile[0]["identities"]["login_id"] == f"mp-c-{run}"
+    assert user_properties_of(stack, f"mp-c-{run}", bool) == PROFILE

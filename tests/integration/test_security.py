@@ -6,6 +6,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import orjson
 import pytest
 from pydantic import SecretStr
 
@@ -68,6 +69,7 @@ def test_projects_are_isolated_and_keys_are_separated(two_projects: RunningStack
         "SELECT count() FROM siyu.identity_map WHERE id_type = 'login_id' "
         "AND id_value IN ('alice', 'bob')",
         lambda n: n == 2,
+        operator=True,
     )
     stack.wait_drained()
 
@@ -91,9 +93,26 @@ def test_projects_are_isolated_and_keys_are_separated(two_projects: RunningStack
     # Rows carry their project.
     rows = stack.sql(
         "SELECT project, identities['login_id'] AS login FROM siyu.events "
-        f"WHERE identities['anonymous_id'] = '{anon}' ORDER BY project"
+        f"WHERE identities['anonymous_id'] = '{anon}' ORDER BY project",
+        operator=True,
     )
     assert [(r["project"], r["login"]) for r in rows] == [("club", "bob"), ("shop", "alice")]
+
+    # The SQL endpoint: each read key sees its own project's rows only, whatever it asks.
+    query = (
+        "SELECT project, identities['login_id'] AS login FROM siyu.events "
+        f"WHERE identities['anonymous_id'] = '{anon}' FORMAT JSONEachRow"
+    )
+    for project, login in (("shop", "alice"), ("club", "bob")):
+        answer = stack.http.post(stack.sql_url, content=query, auth=(project, KEYS[project][1]))
+        assert answer.status_code == 200, answer.text
+        assert [orjson.loads(line) for line in answer.text.splitlines()] == [
+            {"project": project, "login": login}
+        ]
+    other = stack.http.post(stack.sql_url, content=query, auth=("club", shop_r))
+    assert other.status_code == 403
+    assert other.json()["error"]["code"] == "other_project"
+    assert stack.http.post(stack.sql_url, content=query, auth=("shop", shop_w)).status_code == 401
 
 
 def test_no_keys_or_personal_data_in_logs(two_projects: RunningStack) -> None:

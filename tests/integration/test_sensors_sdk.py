@@ -8,6 +8,7 @@ runs it first; the fixture runs it again, it is idempotent).
 
 from __future__ import annotations
 
+import os
 import subprocess
 import uuid
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any
 import orjson
 import pytest
 
+from tests.sensors_text import TEXTS
 from tests.stack import RunningStack
 
 pytestmark = pytest.mark.integration
@@ -102,3 +104,89 @@ def test_mini_program_sdk(stack: RunningStack, sdk_tools: None) -> None:
         assert launch["context"]["scene"] == 1007
         view = next(r for r in rows if r["event"] == "view_product")
         assert view["properties"]["product_id"] == f"{run}-p1"
+
+
+def _unicode_rows(stack: RunningStack, where: str, expected: int) -> list[dict[str, Any]]:
+    stack.wait_for(
+        f"SELECT count() FROM siyu.events WHERE {where}", lambda n: int(n) >= expected, timeout=90
+    )
+    rows = stack.sql(
+        f"SELECT event, type, properties, warnings FROM siyu.events WHERE {where} ORDER BY time"
+    )
+    for row in rows:
+        row["properties"] = orjson.loads(row["properties"])
+    return rows
+
+
+def _assert_round_trip(rows: list[dict[str, Any]], label: str) -> None:
+    texts = [r for r in rows if r["event"] == "unicode_text"]
+    got = {r["properties"]["case_id"]: r["properties"]["value"] for r in texts}
+    assert got == TEXTS, label
+    assert all(r["properties"]["list"] == [TEXTS[r["properties"]["case_id"]]] for r in texts)
+    assert all(not r["warnings"] for r in texts), label
+    profiles = [r["properties"] for r in rows if r["type"] == "profile_set"]
+    assert {"nickname": TEXTS["zwj"], "signature": TEXTS["rtl"]} in profiles, (label, profiles)
+
+
+def test_js_sdk_unicode_round_trip_every_send_type(stack: RunningStack, sdk_tools: None) -> None:
+    run = "jsu" + uuid.uuid4().hex[:8]
+    types = ("image", "ajax", "beacon", "batch")
+    out = _node_env(
+        "js_sdk.mjs", {"SDK_TEXTS": orjson.dumps(TEXTS).decode()}, stack.collector_url, run, *types
+    )
+    for send_type in types:
+        result = out[send_type]
+        assert all(r.get("status") == 200 for r in result["requests"]), result["requests"]
+        where = f"identities['cookie_id'] = '{result['anonymous_id']}'"
+        rows = _unicode_rows(stack, f"{where} AND event = 'unicode_text'", len(TEXTS))
+        rows += _unicode_rows(stack, f"{where} AND type = 'profile_set'", 2)
+        _assert_round_trip(rows, send_type)
+        items = stack.wait_for(
+            f"SELECT count() FROM siyu.items WHERE item_id LIKE '{run}-{send_type}-%'",
+            lambda n: int(n) >= 1,
+        )
+        assert int(items) == 1  # a2 was set, then deleted
+        (item,) = stack.sql(
+            "SELECT item_type, item_id, properties FROM siyu.items "
+            f"WHERE item_id LIKE '{run}-{send_type}-%'"
+        )
+        assert (item["item_type"], item["item_id"]) == ("article", f"{run}-{send_type}-a1")
+        assert orjson.loads(item["properties"]) == {
+            "title": TEXTS["emoji"],
+            "content_tags": [TEXTS["cjk"]],
+        }
+        tags = stack.sql(
+            "SELECT item_id, content_tags FROM siyu.item_content_tags "
+            f"WHERE item_id LIKE '{run}-{send_type}-%'"
+        )
+        assert tags == [{"item_id": f"{run}-{send_type}-a1", "content_tags": [TEXTS["cjk"]]}]
+
+
+def test_mini_program_sdk_unicode_round_trip(stack: RunningStack, sdk_tools: None) -> None:
+    env = {"SDK_TEXTS": orjson.dumps(TEXTS).decode()}
+    for mode, encoding in (("batch", "gzip"), ("batch", "plain"), ("single", "plain")):
+        run = f"mpu{mode}{encoding}" + uuid.uuid4().hex[:6]
+        out = _node_env("mp_sdk.mjs", env, stack.collector_url, run, mode, encoding)
+        assert all(r.get("status") == 200 for r in out["requests"]), out["requests"]
+        where = f"identities['device_id'] = '{out['identities']['$identity_mp_id']}'"
+        rows = _unicode_rows(stack, f"{where} AND event = 'unicode_text'", len(TEXTS))
+        rows += _unicode_rows(stack, f"{where} AND type = 'profile_set'", 2)
+        _assert_round_trip(rows, f"{mode}/{encoding}")
+        # The SDK cut this value inside an emoji: the half left over becomes U+FFFD.
+        (cut,) = _unicode_rows(stack, f"{where} AND event = 'cut_text'", 1)
+        assert cut["properties"]["value"] == "a" * 11999 + "\ufffd"
+        assert "lone_surrogate" in cut["warnings"]
+
+
+def _node_env(script: str, env: dict[str, str], *args: str) -> dict[str, Any]:
+    done = subprocess.run(
+        ["node", script, *args],
+        cwd=SDK_DIR,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+        env={**os.environ, **env},
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return orjson.loads(done.stdout.strip().splitlines()[-1])  # type: ignore[no-any-return]

@@ -53,7 +53,8 @@ def _user_counts(stack: RunningStack, run: str) -> dict[str, int]:
         "FROM siyu.user_event_counts AS c "
         "INNER JOIN (SELECT user_id, identities FROM siyu.events "
         f"WHERE event_id LIKE '{run}-%') AS e "
-        "ON e.user_id = c.user_id GROUP BY c.user_id, c.events"
+        "ON e.user_id = c.user_id GROUP BY c.user_id, c.events",
+        operator=True,
     )
     return {r["anon"]: int(r["n"]) for r in rows}
 

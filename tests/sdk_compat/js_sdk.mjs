@@ -3,6 +3,9 @@
 // Serves a shop page from another origin (so CORS is exercised), runs the SDK once per send
 // type in a fresh browser context, and prints one JSON line: per type, the SDK's ids and the
 // requests the page made to the collector with their status.
+// With SDK_TEXTS (JSON {case: text}) in the environment, it also tracks one `unicode_text`
+// event per case ({case_id, value, list: [value]}), sets a profile and an item with them,
+// and raises the SDK's max_string_length so that long strings are sent whole.
 import fs from "node:fs";
 import http from "node:http";
 import { createRequire } from "node:module";
@@ -10,6 +13,7 @@ import { chromium } from "playwright-core";
 
 const require = createRequire(import.meta.url);
 const [collector, runId, ...types] = process.argv.slice(2);
+const texts = process.env.SDK_TEXTS ? JSON.parse(process.env.SDK_TEXTS) : null;
 const sdk = fs.readFileSync(require.resolve("sa-sdk-javascript/sensorsdata.min.js"));
 const page = `<!doctype html><html><head><meta charset="utf-8"><title>商品详情</title>
 <script src="/sensorsdata.min.js"></script></head><body><h1>item</h1></body></html>`;
@@ -54,7 +58,7 @@ try {
       inFlight -= 1;
     });
     await tab.goto(`${origin}/shop/item.html?utm_source=sdk-${type}&utm_campaign=${runId}`);
-    const ids = await tab.evaluate(async ({ collector, runId, type }) => {
+    const ids = await tab.evaluate(async ({ collector, runId, type, texts }) => {
       const sensors = window.sensorsDataAnalytic201505;
       const para = {
         server_url: `${collector}/sa?project=default`,
@@ -64,6 +68,7 @@ try {
         heatmap: {},
       };
       if (type === "batch") para.batch_send = { send_interval: 500, datasend_timeout: 6000 };
+      if (texts) para.max_string_length = 20000;
       sensors.init(para);
       sensors.quick("autoTrack");
       sensors.track("view_product", { product_id: `${runId}-${type}-p1`, price: 12.5,
@@ -72,8 +77,20 @@ try {
       sensors.login(`${runId}-${type}-user`);
       sensors.track("pay_order", { order_id: `${runId}-${type}-o1`, amount: 99 });
       sensors.setProfile({ vip: true, city: "深圳" });
+      if (texts) {
+        for (const [name, text] of Object.entries(texts)) {
+          sensors.track("unicode_text", { case_id: name, value: text, list: [text] });
+          // Chromium drops a beacon while the beacons in flight exceed 64 KB in total
+          // (the long case alone is ~50 KB): one at a time.
+          await new Promise((resolve) => setTimeout(resolve, 250));
+        }
+        sensors.setProfile({ nickname: texts.zwj, signature: texts.rtl });
+        sensors.setItem("article", `${runId}-${type}-a1`, { title: texts.emoji, content_tags: [texts.cjk] });
+        sensors.setItem("article", `${runId}-${type}-a2`, { title: "gone" });
+        sensors.deleteItem("article", `${runId}-${type}-a2`);
+      }
       return { anonymous_id: anonymousId, login_id: `${runId}-${type}-user` };
-    }, { collector, runId, type });
+    }, { collector, runId, type, texts });
     const deadline = Date.now() + 20000;
     let quiet = 0;
     while (quiet < 6 && Date.now() < deadline) {

@@ -1,10 +1,16 @@
 // Drives the real sa-sdk-miniprogram in node with a simulated `wx` against a siyu collector.
 // Usage: node mp_sdk.mjs <collector base url> <run id> <batch|single> <gzip|plain>
 // Prints one JSON line: the SDK's ids and every request it made with the answer.
+// With SDK_TEXTS (JSON {case: text}) in the environment, it also tracks one `unicode_text`
+// event per case ({case_id, value, list: [value]}) and a profile with them, with the SDK's
+// max_string_length raised to 12000 so that long strings are sent whole; and one
+// `cut_text` event whose value the SDK itself cuts at those 12000 UTF-16 units, between
+// the two halves of an emoji (the SDK's formatString uses String.slice).
 import { createRequire } from "node:module";
 
 const require = createRequire(import.meta.url);
 const [collector, runId, mode, encoding] = process.argv.slice(2);
+const texts = process.env.SDK_TEXTS ? JSON.parse(process.env.SDK_TEXTS) : null;
 const appId = "wxsdkcompat";
 const storage = new Map();
 const requests = [];
@@ -79,6 +85,7 @@ sa.setPara({
   batch_send: mode === "batch",
   autoTrack: { appLaunch: true, appShow: true, appHide: true, pageShow: true, pageShare: true },
   show_log: false,
+  ...(texts ? { max_string_length: 12000 } : {}),
 });
 sa.init();
 
@@ -95,6 +102,13 @@ sa.setOpenid(`${runId}-openid`);
 sa.setUnionid(`${runId}-unionid`);
 sa.track("pay_order", { order_id: `${runId}-o1`, amount: 99 });
 sa.setProfile({ vip: true, city: "深圳" });
+if (texts) {
+  for (const [name, text] of Object.entries(texts)) {
+    sa.track("unicode_text", { case_id: name, value: text, list: [text] });
+  }
+  sa.setProfile({ nickname: texts.zwj, signature: texts.rtl });
+  sa.track("cut_text", { value: "a".repeat(11999) + "😀" });
+}
 await sleep(300);
 // Hide the app (flushes the batch), then wait until every queued event has been sent.
 const deadline = Date.now() + 30000;

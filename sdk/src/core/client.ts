@@ -8,16 +8,22 @@
  * collector but whose answer was lost is deduplicated there. Nothing here throws into the host.
  */
 import { isRetriable, retryDelay } from './backoff';
-import { isJunkId, randomId } from './ids';
+import { isJunkId, randomId, utf8Bytes } from './ids';
+import { profileProps } from './profile';
 import { Queue } from './queue';
-import type { Environment, EventType, Options, Props, WireEvent } from './types';
+import { EventTimers } from './timers';
+import type { Environment, EventType, Options, ProfileType, Props, WireEvent } from './types';
 
-export const VERSION = '0.1.0';
+// The package version, put in by the build (package.json is its one source).
+declare const __SIYU_VERSION__: string;
+export const VERSION = __SIYU_VERSION__;
 export const LIB = 'siyu-js';
 
 const STATE_KEY = 'siyu_state';
-// sendBeacon refuses bodies over 64 KiB in most browsers; stay under it.
-const BEACON_BYTES = 60000;
+// sendBeacon refuses bodies over 64 KiB (UTF-8 bytes) in most browsers; stay under it.
+export const BEACON_BYTES = 60000;
+// Identities of the WeChat account on this device, not of the logged-in user: a logout keeps them.
+const DEVICE_IDENTITY = /^wx_(openid|unionid)(:|$)/;
 
 interface State {
   anon: string;
@@ -28,7 +34,10 @@ interface State {
 export class Client {
   readonly options: Required<Omit<Options, 'serverUrl' | 'writeKey'>> & { serverUrl: string; writeKey: string };
   readonly queue: Queue;
+  readonly timers: EventTimers;
   private state: State;
+  /** Page-level super properties (`registerPage`): in memory only; function values run per event. */
+  private pageProps: Props = {};
   private timer: unknown = null;
   private loop: Promise<void> | null = null;
   private attempt = 0;
@@ -49,6 +58,7 @@ export class Client {
     };
     this.state = this.loadState();
     this.queue = new Queue(env.store, env.queueKey, this.options.maxQueue, env.timers.now);
+    this.timers = new EventTimers(env.timers.now);
     if (env.adopt) this.queue.adopt(env.queueKey.split(':')[0] + ':');
     if (this.queue.items.length) this.schedule(0);
   }
@@ -84,10 +94,17 @@ export class Client {
     this.enqueue('identify', '$identify', { $identity_type: key, ...extraProps });
   }
 
-  /** Forget the person: a new anonymous id and no other identities (super properties stay). */
-  reset(): void {
-    this.state.anon = randomId(this.env.random);
-    this.state.ids = {};
+  /**
+   * The user logged out: the login id and the other account identities go; the anonymous id
+   * and the WeChat identities of the device (`wx_openid:*`, `wx_unionid`) stay. With
+   * `changeId`, a new anonymous id and no other identity at all (a new person on this device).
+   * Super properties stay.
+   */
+  logout(changeId?: boolean): void {
+    const kept: Record<string, string> = {};
+    if (!changeId) for (const k in this.state.ids) if (DEVICE_IDENTITY.test(k)) kept[k] = this.state.ids[k];
+    this.state.ids = kept;
+    if (changeId) this.setAnonymousId(randomId(this.env.random));
     this.saveState();
   }
 
@@ -108,6 +125,29 @@ export class Client {
     return { ...this.state.props };
   }
 
+  registerPage(props: Props): void {
+    if (isObject(props)) for (const k in props) this.pageProps[k] = props[k];
+  }
+
+  /** Drop the named page-level properties, or all of them when no names are given. */
+  clearPageRegister(names?: string[]): void {
+    if (!Array.isArray(names)) this.pageProps = {};
+    else for (const k of names) delete this.pageProps[k];
+  }
+
+  private pageValues(): Props {
+    const out: Props = {};
+    for (const k in this.pageProps) {
+      const v = this.pageProps[k];
+      try {
+        out[k] = typeof v === 'function' ? v() : v;
+      } catch (e) {
+        this.log(e); // a broken getter loses its property, not the event
+      }
+    }
+    return out;
+  }
+
   // ---- events ---------------------------------------------------------------------------
 
   track(event: string, props?: Props, context?: Props): WireEvent | null {
@@ -115,7 +155,25 @@ export class Client {
     return this.enqueue('track', event, props, context);
   }
 
+  /** A user-property operation (`profile_*`); see `profileProps` for what each one carries. */
+  profile(type: ProfileType, input?: unknown): WireEvent | null {
+    const props = profileProps(type, input);
+    return props ? this.enqueue(type, '', props) : null;
+  }
+
+  /** Track `event` with the duration of its timer as `$event_duration` (seconds), if one ran. */
+  trackTimerEnd(event: string, props?: Props): WireEvent | null {
+    if (typeof event !== 'string' || !event) return null;
+    const duration = this.timers.end(event);
+    return this.track(event, duration === null ? props : { ...(isObject(props) ? props : {}), $event_duration: duration });
+  }
+
+  /**
+   * Queue one event. `track`/`identify` events carry preset, super and page properties under
+   * their own; `profile_*` events carry exactly the values given (they become user properties).
+   */
   enqueue(type: EventType, event: string, props?: Props, context?: Props): WireEvent {
+    const own = isObject(props) ? props : {};
     const e: WireEvent = {
       event_id: randomId(this.env.random),
       type,
@@ -123,7 +181,7 @@ export class Client {
       time: this.env.timers.now(),
       platform: this.env.platform,
       identities: this.identities(),
-      properties: { ...this.env.presets(), ...this.state.props, ...(isObject(props) ? props : {}) },
+      properties: type === 'track' || type === 'identify' ? { ...this.env.presets(), ...this.state.props, ...this.pageValues(), ...own } : own,
       context: { lib: { name: LIB, version: VERSION }, ...this.env.context(), ...(isObject(context) ? context : {}) },
     };
     this.queue.push(e);
@@ -158,7 +216,7 @@ export class Client {
     while (this.queue.items.length) {
       let batch = this.queue.head(this.options.batchSize);
       let body = this.body(batch);
-      while (body.length > BEACON_BYTES && batch.length > 1) {
+      while (utf8Bytes(body) > BEACON_BYTES && batch.length > 1) {
         batch = batch.slice(0, Math.ceil(batch.length / 2));
         body = this.body(batch);
       }
@@ -251,11 +309,15 @@ export class Client {
     this.env.store.set(STATE_KEY, JSON.stringify(this.state));
   }
 
-  /** Replace the anonymous id (the H5 adapter restores it from a cookie). */
-  setAnonymousId(id: string): void {
-    if (isJunkId(id) || id === this.state.anon) return;
-    this.state.anon = String(id);
+  /** Replace the anonymous id (Sensors' `identify`; the H5 adapter also restores it from a cookie). */
+  setAnonymousId(id: unknown): void {
+    if (isJunkId(id)) return;
+    const text = String(id).trim();
+    // The collector keeps identity values up to 255 characters.
+    if (text === this.state.anon || text.length > 255) return;
+    this.state.anon = text;
     this.saveState();
+    if (this.env.anonymousIdChanged) this.env.anonymousIdChanged(text);
   }
 
   log(msg: unknown): void {

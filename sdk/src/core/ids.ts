@@ -25,3 +25,17 @@ export function isJunkId(value: unknown): boolean {
   if (typeof value !== 'string' && typeof value !== 'number') return true;
   return JUNK.indexOf(String(value).trim().toLowerCase()) >= 0;
 }
+
+/**
+ * Size of `text` in UTF-8 bytes, at most 1.5× over (each half of a surrogate pair counts 3).
+ * Browser limits (keepalive, sendBeacon: 64 KiB) are in bytes, and CJK or emoji text takes
+ * 3–4 bytes per character, so `text.length` would let bodies through that the browser refuses.
+ */
+export function utf8Bytes(text: string): number {
+  let n = text.length;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code >= 0x80) n += code >= 0x800 ? 2 : 1;
+  }
+  return n;
+}

@@ -2,11 +2,19 @@
 
 export type Props = Record<string, unknown>;
 
-export type EventType = 'track' | 'identify' | 'profile_set' | 'profile_set_once' | 'profile_increment' | 'profile_delete';
+/** `track` and `identify` events, and the user-property operations (values in `properties`). */
+export type EventType = 'track' | 'identify' | ProfileType;
+
+export type ProfileType = 'profile_set' | 'profile_set_once' | 'profile_increment' | 'profile_append' | 'profile_unset' | 'profile_delete';
 
 export type Platform = 'h5' | 'miniprogram';
 
-/** One event in the native envelope (see DESIGN.md "Event envelope"). */
+/**
+ * One event of the native envelope, as posted to `/v1/batch` in `{sent_at, events: [...]}`.
+ * `time` is client time in epoch ms; `identities` maps an identity key (`type` or
+ * `type:namespace`, e.g. `wx_openid:<appid>`) to its value; `context` holds `lib`, and the
+ * entry context of the visit: `scene`, `utm`, `share`, `qr`, `material`, `channel`.
+ */
 export interface WireEvent {
   event_id: string;
   type: EventType;
@@ -51,8 +59,10 @@ export interface Environment {
   /** Storage key of this instance's queue; instances with `adopt` take over stale queues of others. */
   queueKey: string;
   adopt?: boolean;
-  /** Context fields of the moment (scene, share, utm, …); merged into every event's context. */
+  /** Context fields of the moment (scene, share, utm, qr, …); merged into every event's context. */
   context(): Props;
+  /** Told whenever the anonymous id changes (the H5 adapter mirrors it into a cookie). */
+  anonymousIdChanged?(id: string): void;
   /** Preset properties of the moment ($url_path, screen size, …); event properties win. */
   presets(): Props;
   random(bytes: number): Uint8Array;

@@ -1,5 +1,6 @@
 /** Browser plumbing for the core: localStorage (cookie and memory fallbacks), fetch + sendBeacon. */
-import { weakRandom } from '../core/ids';
+import { utf8Bytes, weakRandom } from '../core/ids';
+import { BEACON_BYTES } from '../core/client';
 import type { KeyValueStore, Timers, Transport } from '../core/types';
 
 export function memoryStore(): KeyValueStore {
@@ -99,7 +100,8 @@ export function browserTransport(): Transport {
           body,
           headers: { 'Content-Type': 'text/plain;charset=UTF-8' },
           credentials: 'omit',
-          keepalive: body.length < 60000,
+          // keepalive requests share the beacon's 64 KiB budget; a larger one would fail outright.
+          keepalive: utf8Bytes(body) < BEACON_BYTES,
         }).then(
           (r) => r.status,
           () => 0,

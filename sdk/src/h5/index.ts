@@ -1,14 +1,15 @@
 /**
  * siyu for H5 pages. `siyu.init({serverUrl, writeKey})`, then auto-capture runs and the code
- * API (`track`, `identify`, `setIdentity`, `share`, …) is available. Calls made before `init`
- * are kept and replayed by it. No method throws.
+ * API (`track`, `login`, `setProfile`, `share`, …) is available. Calls made before `init`
+ * are kept (up to 100) and replayed by it. No method throws.
  */
+import { commonApi, type SiyuApi } from '../core/api';
 import { Client, VERSION } from '../core/client';
 import { safe } from '../core/safe';
 import type { Options, Props } from '../core/types';
 import { AutoTracker, type AutoTrackOptions } from './autotrack';
 import { browserRandom, browserStore, browserTimers, browserTransport, readCookie, writeCookie } from './env';
-import { DEPTH_PARAM, parseQuery, SHARER_PARAM, type Share, shareOf, utmOf, withParams } from './page';
+import { DEPTH_PARAM, entryFieldsOf, parseQuery, SHARER_PARAM, type Share, shareOf, utmOf, withParams } from './page';
 
 export interface H5Options extends Options {
   /** `false` turns auto-capture off; an object turns single parts off. */
@@ -23,7 +24,7 @@ const SESSION_KEY = 'siyu_session';
 let client: Client | null = null;
 let tracker: AutoTracker | null = null;
 let cookieDomain: string | undefined;
-let session: { utm?: Record<string, string>; share?: Share } = {};
+let session: { utm?: Record<string, string>; share?: Share; entry?: Record<string, string> } = {};
 const pending: Array<() => void> = [];
 
 function log(e: unknown): void {
@@ -52,19 +53,25 @@ function sessionSet(): void {
   }
 }
 
-/** Entry attribution of this browsing session: utm and inbound share, from the landing URL. */
+/**
+ * Entry attribution of this browsing session, from the landing URL (and later routes that
+ * carry new values): utm, the inbound share, and the live code / material / channel.
+ */
 function readEntry(): void {
   const query = parseQuery(location.search);
   const utm = utmOf(query);
   const share = shareOf(query, location.pathname);
+  const entry = entryFieldsOf(query);
   if (utm) session.utm = utm;
   if (share) session.share = share;
-  if (utm || share) sessionSet();
+  if (entry) session.entry = entry;
+  if (utm || share || entry) sessionSet();
 }
 
 function init(options: H5Options): void {
   if (client) return;
   session = sessionGet();
+  cookieDomain = options.cookieDomain;
   const c = new Client(
     {
       platform: 'h5',
@@ -75,11 +82,12 @@ function init(options: H5Options): void {
       adopt: true,
       random: browserRandom,
       context: () => {
-        const ctx: Props = {};
+        const ctx: Props = { ...session.entry };
         if (session.utm) ctx.utm = session.utm;
         if (session.share) ctx.share = session.share;
         return ctx;
       },
+      anonymousIdChanged: (id) => writeCookie(ANON_COOKIE, id, cookieDomain),
       presets: () => ({
         $url: location.href,
         $url_path: location.pathname,
@@ -91,7 +99,6 @@ function init(options: H5Options): void {
     options,
   );
   client = c;
-  cookieDomain = options.cookieDomain;
   // The cookie outlives a cleared localStorage (and the reverse): whichever survived wins.
   const fromCookie = readCookie(ANON_COOKIE);
   if (fromCookie) c.setAnonymousId(fromCookie);
@@ -125,26 +132,29 @@ function share(url?: string, props?: Props): string {
   return link;
 }
 
-const siyu = {
+const read = <R>(fn: (c: Client) => R, fallback: R): R => (client ? fn(client) : fallback);
+
+/** The H5 SDK: the shared code API plus page-only calls. */
+export interface SiyuH5 extends SiyuApi {
+  readonly version: string;
+  /** Start: auto-capture runs and calls made before `init` are replayed. Only the first call counts. */
+  init(options: H5Options): void;
+  /** A manual `$pageview` (for routes the auto-capture cannot see). */
+  trackPageview(props?: Props): void;
+  /**
+   * A link to `url` (default: this page) that carries this visitor as the sharer, tracked as a
+   * `share` event (`props` go on it).
+   */
+  share(url?: string, props?: Props): string;
+  /** Run `fn(siyu)` once the SDK is initialised (for pages that load it with the async snippet). */
+  ready(fn: (sdk: SiyuH5) => void): void;
+}
+
+const siyu: SiyuH5 = {
   version: VERSION,
   init: safe(init, undefined, log),
-  track: safe((event: string, props?: Props) => run((c) => void c.track(event, props), undefined), undefined, log),
-  /** Link this device to a logged-in user: sends an `identify` event with anonymous_id and login_id. */
-  identify: safe((loginId: string, props?: Props) => run((c) => c.setIdentity('login_id', loginId, props), undefined), undefined, log),
-  /** Add an identity of any type: `wx_openid:<appid>`, `wx_unionid`, `mobile`, `member_id`, … */
-  setIdentity: safe((type: string, value: string) => run((c) => c.setIdentity(type, value), undefined), undefined, log),
-  reset: safe(
-    () =>
-      run((c) => {
-        c.reset();
-        writeCookie(ANON_COOKIE, c.anonymousId, cookieDomain);
-      }, undefined),
-    undefined,
-    log,
-  ),
-  register: safe((props: Props) => run((c) => c.register(props), undefined), undefined, log),
-  unregister: safe((name: string) => run((c) => c.unregister(name), undefined), undefined, log),
-  trackPageview: safe((props?: Props) => run(() => tracker && tracker.pageview(document.referrer, props), undefined), undefined, log),
+  ...commonApi(run, read, log),
+  trackPageview: safe((props?: Props): void => run(() => void (tracker && tracker.pageview(document.referrer, props)), undefined), undefined, log),
   share: (url?: string, props?: Props): string => {
     try {
       return share(url, props);
@@ -153,12 +163,11 @@ const siyu = {
       return url || location.href; // the host still gets a working link
     }
   },
-  flush: safe(() => (client ? client.flush() : Promise.resolve()), Promise.resolve(), log),
-  getAnonymousId: safe(() => (client ? client.anonymousId : ''), '', log),
-  getIdentities: safe(() => (client ? client.identities() : {}), {} as Record<string, string>, log),
-  /** Events waiting for delivery (persisted). */
-  queued: safe(() => (client ? client.queue.items.length : 0), 0, log),
+  ready: safe((fn: (sdk: SiyuH5) => void) => run(() => safe(fn, undefined, log)(siyu), undefined), undefined, log),
 };
 
 export default siyu;
 export { siyu };
+export type { SiyuApi } from '../core/api';
+export type { Options, Props, WireEvent } from '../core/types';
+export type { AutoTrackOptions } from './autotrack';

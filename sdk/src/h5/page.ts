@@ -31,6 +31,23 @@ export function utmOf(query: Record<string, string>): Record<string, string> | n
   return found;
 }
 
+// Entry parameters of a landing URL or a mini-program entry → their `context` field.
+const ENTRY: Array<[string, string]> = [
+  ['qr_id', 'qr'],
+  ['material_id', 'material'],
+  ['channel', 'channel'],
+];
+
+/** Live-code id, material and channel of an entry (`qr_id`, `material_id`, `channel`) as context fields. */
+export function entryFieldsOf(query: Record<string, string>): Record<string, string> | null {
+  let found: Record<string, string> | null = null;
+  for (const [param, field] of ENTRY) {
+    const v = query[param];
+    if (v) (found = found || {})[field] = v;
+  }
+  return found;
+}
+
 export interface Share {
   sharer: string;
   depth: number;
@@ -66,6 +83,13 @@ function decodeSafe(s: string): string {
   } catch {
     return s;
   }
+}
+
+/** At most `n` UTF-16 units of `text`, never ending in half of a surrogate pair (an emoji stays whole or goes). */
+export function clip(text: string, n: number): string {
+  if (text.length <= n) return text;
+  const code = text.charCodeAt(n - 1);
+  return text.slice(0, code >= 0xd800 && code <= 0xdbff ? n - 1 : n);
 }
 
 export function hostOf(url: string): string {
@@ -114,7 +138,7 @@ export function describeElement(el: Element): Props {
   const text = (el.tagName === 'INPUT' ? input.value : (el as HTMLElement).innerText || el.textContent || '') || '';
   const props: Props = {
     $element_type: el.tagName.toLowerCase(),
-    $element_content: text.replace(/\s+/g, ' ').trim().slice(0, 255),
+    $element_content: clip(text.replace(/\s+/g, ' ').trim(), 255),
     $element_selector: selectorOf(el),
   };
   const href = el.getAttribute('href');

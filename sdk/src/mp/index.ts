@@ -7,23 +7,43 @@
  * `init` wraps the global `App` and `Page` (turn off with `autoWrap: false` and wrap options
  * yourself with `siyu.App(...)` / `siyu.Page(...)`). No method throws.
  */
+import { commonApi, type SiyuApi } from '../core/api';
 import { Client, VERSION } from '../core/client';
 import { safe } from '../core/safe';
 import type { Options, Props } from '../core/types';
 import { entryContext, entryOf } from './entry';
 import { deviceProps, mpRandom, type Wx, wxStore, wxTransport } from './env';
-import { type Host, sharerParams, wrapApp, wrapPage } from './wrap';
+import { type AutoTrack, autoTrackOf, type Host, sharerParams, wrapApp, wrapPage } from './wrap';
 
 export interface MiniProgramOptions extends Options {
   /** The mini-program's appid, the namespace of `wx_openid` (default: from wx.getAccountInfoSync). */
   appId?: string;
   /** Replace the global `App`/`Page` with wrapping ones (default true). */
   autoWrap?: boolean;
+  /**
+   * Auto-captured events, with Sensors' defaults: `appLaunch`, `appShow`, `appHide`,
+   * `pageShow`, `pageShare`, `mpFavorite` on; `mpClick` and `pageLeave` off. `false` turns
+   * every one off.
+   */
+  autoTrack?: boolean | AutoTrack;
   /** The `wx` object (default: the global one; tests pass a simulated one). */
   wx?: Wx;
 }
 
 type Options_ = Record<string, unknown>;
+
+/** The mini-program SDK: the shared code API plus `App`/`Page` wrapping. */
+export interface SiyuMiniProgram extends SiyuApi {
+  readonly version: string;
+  /** Start: wraps the global `App`/`Page` (unless `autoWrap: false`). Only the first call counts. */
+  init(options: MiniProgramOptions): void;
+  /** Wrap `App` options yourself (when `autoWrap: false`). */
+  App(options: Options_): Options_;
+  /** Wrap `Page` options yourself (when `autoWrap: false`). */
+  Page(options: Options_): Options_;
+  /** Query parameters that make a link/QR code carry this user as sharer (one level deeper). */
+  shareParams(): Record<string, string>;
+}
 type Ctor = (o: Options_) => unknown;
 
 declare const wx: Wx | undefined;
@@ -31,7 +51,8 @@ declare let App: Ctor | undefined;
 declare let Page: Ctor | undefined;
 declare const getCurrentPages: (() => Array<{ route?: string }>) | undefined;
 
-export function createSdk() {
+/** A further SDK instance (e.g. a second project in the same mini-program). */
+export function createSdk(): SiyuMiniProgram {
   let host: Host | null = null;
   let appId = '';
   const log = (e: unknown) => host && host.client.log(e);
@@ -60,6 +81,7 @@ export function createSdk() {
       entry: null,
       lastRoute: '',
       appShownAt: Date.now(),
+      auto: autoTrackOf(options.autoTrack),
       setEntry(opts) {
         this.entry = entryOf(opts);
       },
@@ -100,30 +122,15 @@ export function createSdk() {
     return type === 'wx_openid' && appId ? 'wx_openid:' + appId : type;
   }
 
-  const withClient =
-    <A extends unknown[], R>(fn: (h: Host, ...args: A) => R, fallback: R) =>
-    (...args: A): R =>
-      host ? fn(host, ...args) : fallback;
+  const withClient = <R>(fn: (c: Client) => R, fallback: R): R => (host ? fn(host.client) : fallback);
 
   return {
     version: VERSION,
     init: safe(init, undefined, log),
-    track: safe(withClient((h, event: string, props?: Props) => void h.client.track(event, props), undefined), undefined, log),
-    identify: safe(withClient((h, loginId: string, props?: Props) => h.client.setIdentity('login_id', loginId, props), undefined), undefined, log),
-    setIdentity: safe(withClient((h, type: string, value: string) => h.client.setIdentity(identityKey(type), value), undefined), undefined, log),
-    reset: safe(withClient((h) => h.client.reset(), undefined), undefined, log),
-    register: safe(withClient((h, props: Props) => h.client.register(props), undefined), undefined, log),
-    unregister: safe(withClient((h, name: string) => h.client.unregister(name), undefined), undefined, log),
-    flush: safe(withClient((h) => h.client.flush(), Promise.resolve()), Promise.resolve(), log),
-    /** Wrap `App` options yourself (when `autoWrap: false`). */
+    ...commonApi(withClient, withClient, log, identityKey),
     App: safe((o: Options_) => (host ? wrapApp(o, host) : o), {} as Options_, log),
-    /** Wrap `Page` options yourself (when `autoWrap: false`). */
     Page: safe((o: Options_) => (host ? wrapPage(o, host) : o), {} as Options_, log),
-    /** Query parameters that make a link/QR code carry this user as sharer (one level deeper). */
-    shareParams: safe(withClient((h) => sharerParams(h), {} as Record<string, string>), {} as Record<string, string>, log),
-    getAnonymousId: safe(withClient((h) => h.client.anonymousId, ''), '', log),
-    getIdentities: safe(withClient((h) => h.client.identities(), {} as Record<string, string>), {} as Record<string, string>, log),
-    queued: safe(withClient((h) => h.client.queue.items.length, 0), 0, log),
+    shareParams: safe(() => (host ? sharerParams(host) : {}), {} as Record<string, string>, log),
   };
 }
 
@@ -139,3 +146,6 @@ function accountAppId(w: Wx): string {
 const siyu = createSdk();
 export default siyu;
 export { siyu };
+export type { SiyuApi } from '../core/api';
+export type { Options, Props, WireEvent } from '../core/types';
+export type { AutoTrack } from './wrap';

@@ -5,7 +5,7 @@
  */
 import type { Client } from '../core/client';
 import type { Props } from '../core/types';
-import { withParams } from '../h5/page';
+import { clip, withParams } from '../h5/page';
 import { DEPTH_PARAM, entryOf, type Entry, queryString, SHARER_PARAM } from './entry';
 import type { EnterOptions } from './env';
 
@@ -20,8 +20,52 @@ interface PageThis {
 const PAGE_HOOKS = ['onLoad', 'onShow', 'onReady', 'onHide', 'onUnload', 'onPullDownRefresh', 'onReachBottom', 'onPageScroll', 'onResize', 'onTabItemTap', 'onShareAppMessage', 'onShareTimeline', 'onAddToFavorites', 'onSaveExitState'];
 const TAPS = ['tap', 'longpress', 'longtap'];
 
+/** Auto-capture switches (Sensors' `autoTrack` names). */
+export interface AutoTrack {
+  /** `$MPLaunch` (default on) */
+  appLaunch?: boolean;
+  /** `$MPShow` (default on) */
+  appShow?: boolean;
+  /** `$MPHide` (default on) */
+  appHide?: boolean;
+  /** `$MPViewScreen` (default on) */
+  pageShow?: boolean;
+  /** `$MPShare` (default on; share links get `siyu_sharer`/`siyu_depth` either way) */
+  pageShare?: boolean;
+  /** `$MPClick` (default off, as in Sensors) */
+  mpClick?: boolean;
+  /** `$MPAddFavorites` (default on) */
+  mpFavorite?: boolean;
+  /** `$MPPageLeave` (default off, as in Sensors) */
+  pageLeave?: boolean;
+}
+
+// Sensors' sa-sdk-miniprogram defaults (`para.autoTrack`).
+const AUTO_DEFAULTS: Required<AutoTrack> = {
+  appLaunch: true,
+  appShow: true,
+  appHide: true,
+  pageShow: true,
+  pageShare: true,
+  mpClick: false,
+  mpFavorite: true,
+  pageLeave: false,
+};
+
+/** The switches in force: Sensors' defaults, overridden by the given ones; `false` turns all off. */
+export function autoTrackOf(option: boolean | AutoTrack | undefined): Required<AutoTrack> {
+  const out = { ...AUTO_DEFAULTS };
+  for (const k in out) {
+    const key = k as keyof AutoTrack;
+    if (option === false) out[key] = false;
+    else if (option && typeof option === 'object' && typeof option[key] === 'boolean') out[key] = option[key] as boolean;
+  }
+  return out;
+}
+
 export interface Host {
   client: Client;
+  auto: Required<AutoTrack>;
   entry: Entry | null;
   lastRoute: string;
   appShownAt: number;
@@ -52,20 +96,22 @@ function guard(host: Host, fn: () => void): void {
 export function wrapApp(o: Options, host: Host): Options {
   if (!o || typeof o !== 'object') return o;
   const c = host.client;
-  const enter = (name: string, opts: EnterOptions | undefined) => {
+  const enter = (name: string, opts: EnterOptions | undefined, on: boolean) => {
     host.setEntry(opts);
+    if (!on) return;
     const e = host.entry as Entry;
     const props: Props = { $scene: e.scene, $url_path: e.path, $url_query: queryString(e.query) };
     if (e.shareTicket) props.$share_ticket = e.shareTicket;
     c.track(name, props);
   };
-  hook(o, 'onLaunch', host, (_, args) => enter('$MPLaunch', args[0] as EnterOptions));
+  const auto = host.auto;
+  hook(o, 'onLaunch', host, (_, args) => enter('$MPLaunch', args[0] as EnterOptions, auto.appLaunch));
   hook(o, 'onShow', host, (_, args) => {
     host.appShownAt = Date.now();
-    enter('$MPShow', args[0] as EnterOptions);
+    enter('$MPShow', args[0] as EnterOptions, auto.appShow);
   });
   hook(o, 'onHide', host, () => {
-    c.track('$MPHide', { event_duration: seconds(Date.now() - host.appShownAt) });
+    if (auto.appHide) c.track('$MPHide', { event_duration: seconds(Date.now() - host.appShownAt) });
     void c.flush();
   });
   return o;
@@ -74,17 +120,20 @@ export function wrapApp(o: Options, host: Host): Options {
 export function wrapPage(o: Options, host: Host): Options {
   if (!o || typeof o !== 'object') return o;
   const c = host.client;
+  const auto = host.auto;
   const path = (self: PageThis) => '/' + String(self.route || '').replace(/^\//, '');
   const state = (self: PageThis) => (self.__siyu = self.__siyu || { query: {}, start: 0 });
   const leave = (self: PageThis) => {
     const s = state(self);
-    if (!s.start) return;
+    if (!s.start || !auto.pageLeave) return;
     c.track('$MPPageLeave', { event_duration: seconds(Date.now() - s.start), $url_path: path(self) });
     s.start = 0;
   };
 
-  for (const name of Object.keys(o)) {
-    if (typeof o[name] === 'function' && PAGE_HOOKS.indexOf(name) < 0) wrapHandler(o, name, host, path);
+  if (auto.mpClick) {
+    for (const name of Object.keys(o)) {
+      if (typeof o[name] === 'function' && PAGE_HOOKS.indexOf(name) < 0) wrapHandler(o, name, host, path);
+    }
   }
   hook(o, 'onLoad', host, (self, args) => {
     const q = (args[0] || {}) as Record<string, unknown>;
@@ -94,7 +143,7 @@ export function wrapPage(o: Options, host: Host): Options {
   hook(o, 'onShow', host, (self) => {
     state(self).start = Date.now();
     const here = path(self);
-    c.track('$MPViewScreen', { $url_path: here, $url_query: queryString(state(self).query), $referrer: host.lastRoute });
+    if (auto.pageShow) c.track('$MPViewScreen', { $url_path: here, $url_query: queryString(state(self).query), $referrer: host.lastRoute });
     host.lastRoute = here;
   });
   hook(o, 'onHide', host, leave);
@@ -121,7 +170,7 @@ export function wrapPage(o: Options, host: Host): Options {
         const r = result || {};
         const params = sharerParams(host);
         const query = withParams('?' + String(r.query || ''), params).slice(1);
-        c.track('$MPShare', { $share_method: 'timeline', $url_path: path(this), $title: r.title }, { share: { sharer: params[SHARER_PARAM], depth: +params[DEPTH_PARAM], path: path(this) } });
+        if (auto.pageShare) c.track('$MPShare', { $share_method: 'timeline', $url_path: path(this), $title: r.title }, { share: { sharer: params[SHARER_PARAM], depth: +params[DEPTH_PARAM], path: path(this) } });
         out = { ...r, query };
       });
       return out;
@@ -131,7 +180,7 @@ export function wrapPage(o: Options, host: Host): Options {
   if (typeof favorite === 'function') {
     o.onAddToFavorites = function (this: PageThis, ...args: unknown[]) {
       const result = favorite.apply(this, args) as Options | undefined;
-      guard(host, () => c.track('$MPAddFavorites', { $url_path: path(this), $title: (result || {}).title }));
+      if (auto.mpFavorite) guard(host, () => c.track('$MPAddFavorites', { $url_path: path(this), $title: (result || {}).title }));
       return result;
     };
   }
@@ -155,7 +204,7 @@ function shareMessage(self: PageThis, result: Options | undefined, from: string,
   };
   const out = inject(r);
   const link = out.path as string;
-  host.client.track(
+  if (host.auto.pageShare) host.client.track(
     '$MPShare',
     { $share_method: from, $url_path: path(self), $share_url_path: link, $title: r.title },
     { share: { sharer: params[SHARER_PARAM], depth: +params[DEPTH_PARAM], path: link.split('?')[0] } },
@@ -178,7 +227,7 @@ function wrapHandler(o: Options, name: string, host: Host, path: (p: PageThis) =
         const props: Props = { $element_type: e.type, $element_name: name, $url_path: path(this) };
         if (t.id) props.$element_id = t.id;
         const content = d.content != null ? d.content : d.text;
-        if (content != null) props.$element_content = String(content).slice(0, 255);
+        if (content != null) props.$element_content = clip(String(content), 255);
         host.client.track('$MPClick', props);
       });
     }

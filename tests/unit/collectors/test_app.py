@@ -146,7 +146,7 @@ def test_pixel_answers_a_gif(client: TestClient, producer: InMemoryProducer) -> 
     ("body", "headers", "status", "code"),
     [
         pytest.param(b"{nope", {}, 400, "bad_json", id="json"),
-        pytest.param(b"\xff\xfe[]", {}, 400, "bad_json", id="utf8"),
+        pytest.param(b"\xff\xfe[]", {}, 400, "bad_utf8", id="utf8"),
         pytest.param(b"not gzip", {"Content-Encoding": "gzip"}, 400, "bad_compression", id="gzip"),
         pytest.param(b"x", {"Content-Encoding": "br"}, 415, "bad_encoding", id="encoding"),
         pytest.param(b"42", {}, 400, "bad_shape", id="shape"),

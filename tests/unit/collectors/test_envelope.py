@@ -162,3 +162,38 @@ def test_missing_event_id_gets_one() -> None:
     verdict = _norm(raw)
     assert isinstance(verdict, TrackEvent)
     assert len(verdict.event_id) == 36
+
+
+@pytest.mark.parametrize(
+    ("context", "entry", "warnings"),
+    [
+        pytest.param({"lib": {"name": "x"}}, {}, (), id="no-entry"),
+        pytest.param(
+            {"qr": "poster-1", "material": "m1", "channel": "moments", "scene": 1047},
+            {"qr": "poster-1", "material": "m1", "channel": "moments", "scene": "1047"},
+            (),
+            id="qr-material-channel-scene",
+        ),
+        pytest.param(
+            {"utm": {"source": "wx", "medium": "cpc", "campaign": "c1", "term": 7}},
+            {"utm_source": "wx", "utm_medium": "cpc", "utm_campaign": "c1", "utm_term": "7"},
+            (),
+            id="h5-utm",
+        ),
+        pytest.param(
+            {"qr": {"id": 1}, "material": "", "channel": "x" * 129, "utm": "junk"},
+            {},
+            ("bad_entry:qr", "bad_entry:material", "bad_entry:channel"),
+            id="unusable-values",
+        ),
+        pytest.param({"qr": None, "scene": True}, {}, ("bad_entry:scene",), id="null-and-bool"),
+    ],
+)
+def test_entry_context_is_copied_to_the_entry_map(
+    context: dict[str, Any], entry: dict[str, str], warnings: tuple[str, ...]
+) -> None:
+    event = _norm(_event(context=context))
+    assert isinstance(event, TrackEvent)
+    assert dict(event.entry) == entry
+    assert tuple(w for w in event.warnings if w.startswith("bad_entry")) == warnings
+    assert event.context == context  # the context keeps what was sent

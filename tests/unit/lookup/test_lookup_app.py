@@ -74,6 +74,8 @@ def test_lookup_by_identity_answers_the_user(tmp_path: Path) -> None:
         "user_id": "u1",
         "identities": {"anonymous_id": ["a1"], "login_id": ["Alice"]},
         "tags": {"vip": True},
+        "properties": {},
+        "segments": [],
         "updated_at": 50,
     }
 

@@ -35,6 +35,7 @@ def _batch() -> EventBatch:
                 context={"scene": 1007, "share": {"sharer": "u9", "depth": 1}},
                 warnings=("time_missing",),
                 enrichment={"os": "iOS"},
+                entry={"qr": "q1", "utm_source": "wx"},
             ),
         ),
     )
@@ -83,6 +84,28 @@ def test_record_written_with_v1_is_read_with_current_schema() -> None:
     decoded = decode_batch(buf.getvalue())
     assert decoded.events[0].enrichment == {}  # the v2 field's default
     assert decoded.events[0].identities == {"anonymous_id": "a1"}
+
+
+def test_record_written_with_v2_is_read_with_an_empty_entry() -> None:
+    v2 = fastavro.parse_schema(json.loads((HISTORY.parent / "event_batch.v2.avsc").read_text()))
+    fingerprint = bytes.fromhex(
+        fastavro.schema.fingerprint(fastavro.schema.to_parsing_canonical_form(v2), "CRC-64-AVRO")
+    )
+    event = {
+        "event_id": "e2", "type": "track", "event": "x", "time": 1, "client_time": None,
+        "platform": "h5", "identities": {"anonymous_id": "a2"}, "properties": "{}",
+        "context": '{"qr": "q9"}', "lib_name": "", "lib_version": "", "user_id": None,
+        "warnings": [], "enrichment": {"os": "iOS"},
+    }  # fmt: skip
+    record = {"project": "default", "key": "k", "received_at": 1, "sent_at": None, "ip": "",
+              "user_agent": "", "source": "native", "origin": "", "origin_offset": -1,
+              "events": [event]}  # fmt: skip
+    buf = io.BytesIO()
+    buf.write(b"\xc3\x01" + fingerprint)
+    fastavro.schemaless_writer(buf, v2, record)
+    decoded = decode_batch(buf.getvalue()).events[0]
+    assert decoded.entry == {}  # the v3 field's default
+    assert decoded.enrichment == {"os": "iOS"}
 
 
 @pytest.mark.parametrize(

@@ -77,9 +77,9 @@ def _panels(kind: str) -> list[Any]:
     return out
 
 
-def test_six_dashboards_ship() -> None:
+def test_seven_dashboards_ship() -> None:
     assert {p.stem for p in DASHBOARDS} == {
-        "pipeline", "acquisition", "funnels", "fission", "lifecycle", "retention",
+        "pipeline", "acquisition", "funnels", "fission", "lifecycle", "retention", "wechat",
     }  # fmt: skip
 
 

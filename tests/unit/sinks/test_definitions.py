@@ -11,6 +11,7 @@ import pytest
 from sinks.definitions import SqlDefinitions, quote
 from sinks.sql_endpoint import build_sql_app
 from sinks.writer import ClickHouseWriter, migration_statements
+from siyu.settings import Settings
 from streams.domain.funnel_defs import FunnelSet
 from streams.funnel_config import load_funnels
 
@@ -63,11 +64,11 @@ def test_every_marker_of_the_migrations_is_written_in() -> None:
         assert "{{" not in sql, name
 
 
-def test_overview_health_without_a_pipeline_says_so(tmp_path: Path) -> None:
+def test_pipeline_health_needs_a_read_key(tmp_path: Path) -> None:
     writer = ClickHouseWriter(url=None, chdb_path=tmp_path)
 
     async def ask() -> httpx.Response:
-        transport = httpx.ASGITransport(app=build_sql_app(writer))
+        transport = httpx.ASGITransport(app=build_sql_app(writer, Settings()))
         async with httpx.AsyncClient(transport=transport, base_url="http://sql") as client:
             return await client.get("/overview/health")
 
@@ -75,8 +76,8 @@ def test_overview_health_without_a_pipeline_says_so(tmp_path: Path) -> None:
         answer = asyncio.run(ask())
     finally:
         writer.close()
-    assert answer.status_code == 503
-    assert answer.json()["error"]["code"] == "no_pipeline"
+    assert answer.status_code == 401
+    assert answer.json()["error"]["code"] == "missing_key"
 
 
 def test_scene_values_get_their_names() -> None:

@@ -50,12 +50,23 @@ def test_route_patterns_match_only_their_topics() -> None:
 
 def test_profile_changelog_gives_state_and_current_tags() -> None:
     doc: dict[str, object] = {
-        "v": {"project": "p", "tags": {"koc": True, "orders": 2}, "updated_at": 7},
+        "v": {
+            "project": "p",
+            "tags": {"koc": True, "orders": 2},
+            "updated_at": 7,
+            "properties": {"values": {"vip": True, "labels": ["a"], "n": 1.5}, "meta": {}},
+        },
         "o": {},
     }
     rows = list(PROFILE_ROUTE.to_rows(_profile_record(doc)))
     tables = [t.name for t, _ in rows]
-    assert tables == ["siyu.stream_state", "siyu.user_tags"]
+    assert tables == ["siyu.stream_state", "siyu.user_tags", "siyu.user_properties"]
+    assert rows[2][1][:4] == (
+        "p",
+        "u1",
+        {"vip": "true", "labels": '["a"]', "n": "1.5"},
+        '{"vip":true,"labels":["a"],"n":1.5}',
+    )
     assert rows[1][1] == (
         "p",
         "u1",

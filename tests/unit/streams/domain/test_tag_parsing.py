@@ -11,7 +11,11 @@ CONFIG = Path(__file__).parents[4] / "streams" / "config"
 
 
 def _include(files: dict[str, str]):  # type: ignore[no-untyped-def]
-    files = {"siyu:scenes.yaml": (CONFIG / "scenes.yaml").read_text(), **files}
+    files = {
+        "siyu:scenes.yaml": (CONFIG / "scenes.yaml").read_text(),
+        "siyu:qrcodes.yaml": (CONFIG / "qrcodes.yaml").read_text(),
+        **files,
+    }
 
     def read(name: str) -> tuple[str, str]:
         if name not in files:
@@ -28,7 +32,10 @@ def _parse(text: str, **files: str):  # type: ignore[no-untyped-def]
 def test_shipped_defaults_parse() -> None:
     text = (CONFIG / "tags.yaml").read_text()
     scenes = (CONFIG / "scenes.yaml").read_text()
-    d = _parse(text, **{"scenes.yaml": scenes})
+    d = _parse(
+        text, **{"scenes.yaml": scenes, "qrcodes.yaml": (CONFIG / "qrcodes.yaml").read_text()}
+    )
+    assert d.scenes.qr_codes["demo-live-poster"].channel == "moments_poster"
     assert d.windows_days == (7, 30, 90)
     assert d.scenes.scenes[1007] == "share"
     assert d.scenes.scenes[1047] == "qr"

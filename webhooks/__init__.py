@@ -1,0 +1,1 @@
+"""Webhook subscriptions: deliver segment and tag changes to operations systems."""
