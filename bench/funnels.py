@@ -18,7 +18,6 @@ from __future__ import annotations
 import copy
 import json
 import os
-import re
 import tempfile
 import time
 from dataclasses import asdict
@@ -152,15 +151,9 @@ def _panel_queries() -> list[tuple[str, str]]:
                     out.append(
                         (f"{path.stem}: {panel['title']}", render(target["rawSql"], variables))
                     )
-    from sinks.overview import OVERVIEW_HTML
+    from sinks.overview import overview_queries
 
-    # The overview's queries for the default project over 30 days, filled as the page does.
-    tz = "'Asia/Shanghai'"
-    d0 = f"toDate(now(), {tz}) - 29"
-    fill = {"{P}": "project = 'default'", "{TZ}": tz, "{D0}": d0, "{T0}": f"toDateTime({d0}, {tz})"}
-    for name, sql in re.findall(r'^  (\w+): "(SELECT .*)",$', OVERVIEW_HTML, re.M):
-        for marker, value in fill.items():
-            sql = sql.replace(marker, value)
+    for name, sql in overview_queries("default", "Asia/Shanghai", 30).items():
         out.append((f"overview: {name}", sql))
     return out
 

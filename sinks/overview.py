@@ -16,15 +16,17 @@ from __future__ import annotations
 
 # ruff: noqa: E501 - the page is embedded HTML, CSS and JavaScript
 import logging
+import re
 
 from aiokafka.errors import KafkaError
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse
 
+from sinks.definitions import quote
 from siyu.inspect import pipeline_lag
 from siyu.settings import Settings
 
-__all__ = ["OVERVIEW_HTML", "overview", "overview_health"]
+__all__ = ["OVERVIEW_HTML", "overview", "overview_health", "overview_queries"]
 
 logger = logging.getLogger(__name__)
 
@@ -218,6 +220,16 @@ setInterval(() => { if (S.project) load(); }, 30000);
 </script>
 </body></html>
 """
+
+
+def overview_queries(project: str, zone: str, days: int) -> dict[str, str]:
+    """The page's queries filled as its script fills them (benchmarks and tests)."""
+    found = re.findall(r'^  (\w+): "(SELECT .*)",$', OVERVIEW_HTML, re.M)
+    tz = quote(zone)
+    d0 = f"toDate(now(), {tz}) - {days - 1}"
+    values = {"P": f"project = {quote(project)}", "TZ": tz, "D0": d0}
+    values["T0"] = f"toDateTime({d0}, {tz})"
+    return {name: re.sub(r"[{](P|TZ|D0|T0)[}]", lambda m: values[m[1]], sql) for name, sql in found}
 
 
 async def overview(_: Request) -> HTMLResponse:

@@ -3,23 +3,15 @@ empty lists, never an error."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 
 import pytest
 
 from sinks.definitions import SqlDefinitions
-from sinks.overview import OVERVIEW_HTML
+from sinks.overview import overview_queries
 from sinks.writer import ClickHouseWriter
 
-QUERIES = dict(re.findall(r'^  (\w+): "(SELECT .*)",$', OVERVIEW_HTML, re.M))
-
-
-def fill(sql: str, project: str, zone: str, days: int) -> str:
-    tz = f"'{zone}'"
-    d0 = f"toDate(now(), {tz}) - {days - 1}"
-    values = {"P": f"project = '{project}'", "TZ": tz, "D0": d0, "T0": f"toDateTime({d0}, {tz})"}
-    return re.sub(r"[{](P|TZ|D0|T0)[}]", lambda m: values[m[1]], sql)
+QUERIES = overview_queries("eu", "Europe/Paris", 7)
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +28,7 @@ def test_the_page_has_its_queries() -> None:
 
 @pytest.mark.parametrize("name", sorted(QUERIES))
 def test_an_empty_database_gives_zeros(empty: ClickHouseWriter, name: str) -> None:
-    rows = empty.rows(fill(QUERIES[name], "eu", "Europe/Paris", 7))
+    rows = empty.rows(QUERIES[name])
     assert all(value in (0, 0.0) for row in rows for value in row)
 
 
