@@ -18,7 +18,6 @@ from __future__ import annotations
 import copy
 import json
 import os
-import re
 import tempfile
 import time
 from dataclasses import asdict
@@ -152,9 +151,9 @@ def _panel_queries() -> list[tuple[str, str]]:
                     out.append(
                         (f"{path.stem}: {panel['title']}", render(target["rawSql"], variables))
                     )
-    from sinks.overview import OVERVIEW_HTML
+    from sinks.overview import overview_queries
 
-    for name, sql in re.findall(r'^  (\w+): "(SELECT .*)",$', OVERVIEW_HTML, re.M):
+    for name, sql in overview_queries("default", "Asia/Shanghai", 30).items():
         out.append((f"overview: {name}", sql))
     return out
 

@@ -22,11 +22,14 @@ import orjson
 from schemas.records import TrackEvent
 from sinks.demo_wechat import DEMO_CODES, decorate_wechat, quiet_group_events
 from sinks.routes.funnels import FISSION_EDGES, FUNNEL_STEPS
+from sinks.routes.tags import USER_TAGS, tag_text
 from sinks.writer import ClickHouseWriter
 from siyu.demo import demo_events
 from streams.domain import funnel_state as fs
+from streams.domain import tags as tag_engine
 from streams.domain.fission import FissionSignal, share_of
 from streams.domain.funnel_defs import FunnelSet
+from streams.tag_files import load_definitions
 
 __all__ = ["DemoData", "build_demo", "load_demo"]
 
@@ -64,6 +67,8 @@ class DemoData:
     dead_letters: list[tuple[Any, ...]] = field(default_factory=list)
     steps: list[tuple[Any, ...]] = field(default_factory=list)
     edges: list[tuple[Any, ...]] = field(default_factory=list)
+    tags: list[tuple[Any, ...]] = field(default_factory=list)
+    """siyu.user_tags rows: every user's tags at the end, from the tag engine's rules."""
 
 
 def _marketing(rng: random.Random, batches: list[list[dict[str, Any]]]) -> None:
@@ -135,6 +140,19 @@ def build_demo(
             timeline.append((min(e.time for e in tracked), user_id, tracked))
             data.events.extend(_event_row(project, e) for e in tracked)
     timeline.sort(key=lambda x: x[0])
+    profiles: dict[str, Any] = {}
+    tag_defs = load_definitions()
+    for at_ms, user_id, tracked in timeline:
+        profiles[user_id] = tag_engine.apply_events(
+            tag_defs, profiles.get(user_id), tracked, at_ms, user_id=user_id, project=project
+        ).profile
+    updated = dt.datetime.fromtimestamp(now_ms / 1000, dt.UTC)
+    for user_id, profile in sorted(profiles.items()):
+        tags = tag_engine.tick(tag_defs, profile, now_ms).profile["tags"]
+        data.tags.append(
+            (project, user_id, {k: tag_text(v) for k, v in tags.items()},
+             orjson.dumps(tags).decode(), updated, 0, 1)
+        )  # fmt: skip
     for i in range(max(1, users // 50)):
         at = dt.datetime.fromtimestamp((now_ms - rng.randint(0, days * 86_400_000)) / 1000, dt.UTC)
         data.dead_letters.append(
@@ -186,6 +204,7 @@ def load_demo(writer: ClickHouseWriter, data: DemoData, *, copies: int = 1) -> i
     writer.insert(FUNNEL_STEPS.name, FUNNEL_STEPS.columns, data.steps)
     writer.insert("siyu.dead_letters", _DEAD_LETTER_COLUMNS, data.dead_letters)
     writer.insert(FISSION_EDGES.name, FISSION_EDGES.columns, data.edges)
+    writer.insert(USER_TAGS.name, USER_TAGS.columns, data.tags)
     writer.insert(
         "siyu.qr_codes",
         ("qr_id", "name", "channel", "material", "kind", "version"),

@@ -12,6 +12,7 @@ import uvicorn
 from prometheus_client import start_http_server
 
 from schemas.state_value import clear_origins
+from sinks.definitions import SqlDefinitions
 from sinks.privacy_service import PrivacyService
 from sinks.qr_codes import watch_qr_codes
 from sinks.retention import apply_retention
@@ -20,7 +21,9 @@ from sinks.service import SinkService, load_routes
 from sinks.sql_endpoint import build_sql_app
 from sinks.writer import ClickHouseWriter
 from siyu.settings import Settings
+from streams.funnel_config import load_funnels
 from streams.qr_registry import registry_path
+from streams.tag_files import load_definitions
 
 __all__ = ["open_writer", "serve"]
 
@@ -45,9 +48,16 @@ def open_writer(settings: Settings) -> ClickHouseWriter:
     )
 
 
+def sql_definitions(settings: Settings) -> SqlDefinitions:
+    """The definitions the migrations share with the workers: zones and funnels."""
+    zones = {name: p.timezone for name, p in settings.projects.items()}
+    scenes = load_definitions(settings.tags.file).scenes.names
+    return SqlDefinitions.build(zones, load_funnels(settings.worker.funnels_file), scenes)
+
+
 async def serve(settings: Settings) -> None:
     writer = open_writer(settings)
-    writer.migrate()
+    writer.migrate(sql_definitions(settings))
     apply_retention(writer, settings.privacy.retention_days)
     start_http_server(settings.sink.metrics_port, addr=settings.sink.metrics_host)
     seeded = await seed_empty_changelogs(

@@ -33,7 +33,7 @@ from starlette.types import Scope as AsgiScope
 
 from sinks import metrics
 from sinks.exceptions import SinkError, SinkUnavailable
-from sinks.overview import overview
+from sinks.overview import overview, overview_health
 from sinks.privacy_routes import privacy_routes
 from sinks.project_views import ProjectViews, project_database
 from sinks.sql_guard import QueryRefused, Scope, guard
@@ -198,11 +198,20 @@ def build_sql_app(writer: ClickHouseWriter, settings: Settings) -> Starlette:
             return _error(exc.status, exc.code, exc.message)
         return await overview(request)
 
+    async def health(request: Request) -> Response:
+        try:
+            access.scope(request)
+        except _Denied as exc:
+            metrics.SQL_REFUSED.labels(reason=exc.code).inc()
+            return _error(exc.status, exc.code, exc.message)
+        return await overview_health(settings)
+
     return Starlette(
         routes=[
             Route("/", query, methods=["GET", "POST"]),
             Route("/ping", ping),
             Route("/overview", page),
+            Route("/overview/health", health),
             *privacy_routes(writer, settings),
         ],
         exception_handlers=EXCEPTION_HANDLERS,

@@ -26,6 +26,7 @@ from clickhouse_connect.driver.exceptions import (
 )
 
 from sinks.cluster_ddl import clustered
+from sinks.definitions import SqlDefinitions
 from sinks.exceptions import SinkError, SinkRejected, SinkUnavailable
 
 __all__ = ["ClickHouseWriter", "migration_statements"]
@@ -50,8 +51,10 @@ def _mapped(table: str = "") -> Iterator[None]:
         raise SinkError(str(exc), table=table) from exc
 
 
-def migration_statements() -> list[tuple[str, str]]:
-    """``(file name, statement)`` of every migration, in file order."""
+def migration_statements(definitions: SqlDefinitions | None = None) -> list[tuple[str, str]]:
+    """``(file name, statement)`` of every migration, in file order, with the shared
+    definitions (:mod:`sinks.definitions`) written in."""
+    defs = definitions or SqlDefinitions()
     out: list[tuple[str, str]] = []
     folder = resources.files("sinks") / "migrations"
     for entry in sorted(folder.iterdir(), key=lambda p: p.name):
@@ -60,6 +63,7 @@ def migration_statements() -> list[tuple[str, str]]:
         text = "\n".join(
             line for line in entry.read_text().splitlines() if not line.strip().startswith("--")
         )
+        text = defs.render(text)
         out.extend((entry.name, s.strip()) for s in text.split(";") if s.strip())
     return out
 
@@ -97,9 +101,9 @@ class ClickHouseWriter:
                 )
                 self.embedded = False
 
-    def migrate(self) -> int:
+    def migrate(self, definitions: SqlDefinitions | None = None) -> int:
         """Apply every migration (each is idempotent). Returns the statement count."""
-        statements = migration_statements()
+        statements = migration_statements(definitions)
         if self._cluster is not None:
             statements = [(name, clustered(sql, self._cluster)) for name, sql in statements]
         for name, sql in statements:

@@ -268,12 +268,17 @@ def funnel_sql(
     name: str,
     breakdown: Annotated[bool, typer.Option(help="per breakdown value")] = False,
     source: Annotated[str, typer.Option(help="events relation")] = "siyu.events_current",
+    project: Annotated[str, typer.Option(help="project whose timezone makes the days")] = "default",
 ) -> None:
     """Print the windowFunnel query that must equal a funnel's live counts."""
     from streams.domain.funnel_sql import window_funnel_sql
     from streams.funnel_config import load_funnels
+    from streams.zones import DEFAULT_ZONE, utc_offset_s
 
-    defs = load_funnels(Settings().worker.funnels_file)
+    settings = Settings()
+    chosen = settings.projects.get(project)
+    zone = chosen.timezone if chosen is not None else DEFAULT_ZONE
+    defs = load_funnels(settings.worker.funnels_file).in_zone(utc_offset_s(zone))
     funnel = next((f for f in defs.funnels if f.name == name), None)
     if funnel is None:
         _err(f"siyu funnel-sql: no funnel {name!r} ({', '.join(f.name for f in defs.funnels)})")

@@ -13,7 +13,7 @@ from siyu.offsets import group_lag
 from siyu.settings import Settings
 from siyu.topics import TOPICS, changelog_topics, partition_overrides
 
-__all__ = ["SqlError", "run_sql", "sql_url", "status_report"]
+__all__ = ["SqlError", "pipeline_lag", "run_sql", "sql_url", "status_report"]
 
 
 class SqlError(TrackingError):
@@ -102,7 +102,8 @@ def status_report(settings: Settings) -> str:
     return "\n".join(lines)
 
 
-async def _progress(settings: Settings) -> list[str]:
+async def pipeline_lag(settings: Settings) -> dict[tuple[str, str], tuple[int, int]]:
+    """``{(consumer group, topic): (committed, end)}`` of every stage of the pipeline."""
     k = settings.kafka
     app_id = settings.worker.app_id
     groups = {
@@ -110,16 +111,19 @@ async def _progress(settings: Settings) -> list[str]:
         f"{app_id}-sink": [k.topic(t.name) for t in TOPICS if t.sink_reads]
         + await changelog_topics(k.bootstrap, app_id),
     }
-    out = []
+    out: dict[tuple[str, str], tuple[int, int]] = {}
     for group, topics in groups.items():
         lag = await group_lag(
             k.bootstrap, group, topics, k.partitions, overrides=partition_overrides(k)
         )
         for topic in topics:
             parts = [v for tp, v in lag.items() if tp.topic == topic]
-            committed = sum(c for c, _ in parts)
-            end = sum(e for _, e in parts)
-            out.append(
-                f"  {group:<12} {topic:<40} {committed:>9,} / {end:<9,} {end - committed:>7,}"
-            )
+            out[(group, topic)] = (sum(c for c, _ in parts), sum(e for _, e in parts))
     return out
+
+
+async def _progress(settings: Settings) -> list[str]:
+    return [
+        f"  {group:<12} {topic:<40} {committed:>9,} / {end:<9,} {end - committed:>7,}"
+        for (group, topic), (committed, end) in (await pipeline_lag(settings)).items()
+    ]

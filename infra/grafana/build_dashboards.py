@@ -17,6 +17,8 @@ CH = {"type": "grafana-clickhouse-datasource", "uid": "siyu-clickhouse"}
 PROM = {"type": "prometheus", "uid": "siyu-prometheus"}
 OUT = Path(__file__).parent / "dashboards"
 PROJECT = "project = '${project}'"
+# The project's timezone (siyu.project_zones, from the settings): days start at its midnight.
+TZ = "(SELECT any(timezone) FROM siyu.project_zones WHERE project = '${project}')"
 
 
 def sql(title: str, query: str, kind: str = "table", w: int = 12, h: int = 8) -> dict[str, Any]:
@@ -160,14 +162,15 @@ ACQUISITION = dashboard(
     [
         sql(
             "New users per day by channel",
-            f"""SELECT toDateTime(day) AS t, channel, sum(new_users) AS users
+            f"""SELECT toDateTime(day, {TZ}) AS t, channel, sum(new_users) AS users
             FROM siyu.acquisition WHERE {PROJECT} AND $__dateFilter(day) GROUP BY t, channel ORDER BY t""",
             "timeseries",
             24,
         ),
         sql(
             "New users by scene",
-            f"""SELECT scene, sum(new_users) AS users FROM siyu.acquisition
+            f"""SELECT trim(concat(scene, ' ', any(scene_name))) AS scene_label,
+            sum(new_users) AS users FROM siyu.acquisition
             WHERE {PROJECT} AND scene != '' AND $__dateFilter(day) GROUP BY scene ORDER BY users DESC""",
             "bar",
         ),
@@ -187,7 +190,7 @@ ACQUISITION = dashboard(
         ),
         sql(
             "DAU / WAU / MAU (all platforms)",
-            f"""SELECT toDateTime(day) AS t, dau, wau, mau FROM siyu.active_users
+            f"""SELECT toDateTime(day, {TZ}) AS t, dau, wau, mau FROM siyu.active_users
             WHERE {PROJECT} AND platform = 'all' AND $__dateFilter(day) ORDER BY t""",
             "timeseries",
             24,
@@ -214,7 +217,7 @@ FUNNELS = dashboard(
         ),
         sql(
             "Paid users per entry day by platform",
-            f"""SELECT toDateTime(day) AS t, value AS platform, users
+            f"""SELECT toDateTime(day, {TZ}) AS t, value AS platform, users
             FROM siyu.funnel_counts_by_breakdown WHERE {PROJECT} AND funnel = 'commerce' AND dimension = 'platform'
             AND step = 1 AND $__dateFilter(day) ORDER BY t""",
             "timeseries",
@@ -267,16 +270,18 @@ FISSION = dashboard(
             "bar",
         ),
         sql(
-            "Top spreaders (KOC)",
-            f"""SELECT sharer, invitees, registered, ordered, descendants FROM siyu.fission_koc
-            WHERE {PROJECT} ORDER BY ordered DESC, registered DESC, invitees DESC LIMIT 20""",
+            "Key spreaders (KOC): descendants at any depth",
+            f"""SELECT sharer, invitees, registered, ordered, descendants, subtree_depth,
+            converted_below FROM siyu.fission_koc WHERE {PROJECT}
+            ORDER BY descendants DESC, converted_below DESC, sharer LIMIT 20""",
             "table",
             24,
         ),
         sql(
             "Invites per day",
-            f"""SELECT toStartOfDay(first_visit) AS t, count() AS invitees FROM siyu.fission_tree
-            WHERE {PROJECT} AND $__timeFilter(first_visit) GROUP BY t ORDER BY t""",
+            f"""SELECT toStartOfDay(first_visit, {TZ}) AS t, count() AS invitees FROM siyu.fission_tree
+            WHERE {PROJECT} AND $__timeFilter(first_visit) GROUP BY t
+            ORDER BY t WITH FILL STEP toIntervalDay(1)""",
             "timeseries",
             24,
         ),
@@ -288,15 +293,15 @@ LIFECYCLE = dashboard(
     "siyu · lifecycle, RFM and value",
     [
         sql(
-            "Lifecycle stages",
+            "Lifecycle stages (live tags)",
             f"""SELECT stage, users, paying FROM siyu.lifecycle_distribution WHERE {PROJECT}
             ORDER BY users DESC""",
             "bar",
         ),
         sql(
-            "RFM segments (last 90 days)",
-            f"""SELECT segment, users, avg_monetary FROM siyu.rfm_distribution
-            WHERE {PROJECT} ORDER BY users DESC""",
+            "RFM segments (live tags)",
+            f"""SELECT concat(segment_name, ' (', segment, ')') AS segment, users, avg_monetary
+            FROM siyu.rfm_distribution WHERE {PROJECT} ORDER BY users DESC""",
             "bar",
         ),
         sql(
@@ -344,7 +349,7 @@ RETENTION = dashboard(
         ),
         sql(
             "DAU by platform",
-            f"""SELECT toDateTime(day) AS t, platform, dau FROM siyu.active_users
+            f"""SELECT toDateTime(day, {TZ}) AS t, platform, dau FROM siyu.active_users
             WHERE {PROJECT} AND platform != 'all' AND $__dateFilter(day) ORDER BY t""",
             "timeseries",
             24,

@@ -52,12 +52,13 @@ ORDER BY (project, event_id, id_type, id_value);
 
 -- Events with the user they belong to now: user_id follows every merge decided after
 -- the event was stored (through identity_map's user_id rows); ingested_user_id is the
--- user it was stitched to at ingestion. Past events are never rewritten.
-CREATE VIEW IF NOT EXISTS siyu.events_current AS
+-- user it was stitched to at ingestion. Past events are never rewritten. date: the
+-- calendar day in the project's timezone.
+CREATE OR REPLACE VIEW siyu.events_current AS
 SELECT
     e.* EXCEPT (user_id),
     toDateTime(e.time) AS event_time,
-    toDate(e.time) AS date,
+    {{local_date(e.project, e.time)}} AS date,
     if(m.user_id = '', e.user_id, m.user_id) AS user_id,
     e.user_id AS ingested_user_id
 FROM siyu.events AS e FINAL

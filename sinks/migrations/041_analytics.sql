@@ -27,10 +27,11 @@ SELECT
     JSONExtractFloat(properties, 'amount') AS amount
 FROM siyu.events_current;
 
--- One row per (user as stitched, day, platform), kept by a materialized view on every
+-- One row per (user as stitched, day in the project's timezone, platform), kept by a materialized view on every
 -- insert into siyu.events (and filled from siyu.events once when created). min/argMin/max
 -- are unchanged by replayed rows. Activity, first-touch and retention views read it
--- instead of every event.
+-- instead of every event. The materialized view is recreated at every start, so it
+-- always buckets by the zones of the settings.
 CREATE TABLE IF NOT EXISTS siyu.user_days
 (
     project     LowCardinality(String),
@@ -44,8 +45,10 @@ CREATE TABLE IF NOT EXISTS siyu.user_days
 ENGINE = AggregatingMergeTree
 ORDER BY (project, date, platform, user_id);
 
+DROP VIEW IF EXISTS siyu.user_days_mv;
+
 CREATE MATERIALIZED VIEW IF NOT EXISTS siyu.user_days_mv TO siyu.user_days AS
-SELECT project, toDate(time) AS date, platform, user_id, min(time) AS first_time,
+SELECT project, {{local_date(project, time)}} AS date, platform, user_id, min(time) AS first_time,
        argMinState((
            multiIf(JSONExtractString(context, 'utm', 'source') != '', JSONExtractString(context, 'utm', 'source'),
                    JSONHas(context, 'share'), 'share',
@@ -63,7 +66,7 @@ FROM siyu.events
 GROUP BY project, date, platform, user_id;
 
 INSERT INTO siyu.user_days
-SELECT project, toDate(time) AS date, platform, user_id, min(time) AS first_time,
+SELECT project, {{local_date(project, time)}} AS date, platform, user_id, min(time) AS first_time,
        argMinState((
            multiIf(JSONExtractString(context, 'utm', 'source') != '', JSONExtractString(context, 'utm', 'source'),
                    JSONHas(context, 'share'), 'share',
@@ -175,39 +178,53 @@ FROM
 WHERE day <= (SELECT max(date) FROM siyu.user_days)
 GROUP BY project, day, platform;
 
--- First touch per user (as the user is now): cohort day, platform, channel, scene,
--- campaign, material, last day seen, paid.
+-- First touch per user (as the user is now): cohort day (project timezone), platform,
+-- and the channel, scene, campaign and material of the first entry as the tag engine
+-- classified it (first_* tags: scene dictionary, utm mediums); 'direct' when the user
+-- never came through a tracked entry. Last day seen, paid.
 CREATE OR REPLACE VIEW siyu.user_first_touch AS
-SELECT project, user_id,
-       toDate(min(first_time)) AS cohort_day,
-       toMonday(cohort_day) AS cohort_week,
-       argMin(touch, first_time) AS first_touch,
-       first_touch.1 AS platform,
-       first_touch.2 AS channel,
-       first_touch.3 AS scene,
-       first_touch.4 AS campaign,
-       first_touch.5 AS material,
-       toDate(max(last_time)) AS last_day,
-       max(paid) AS paid
+SELECT u.project AS project, u.user_id AS user_id, u.cohort_day AS cohort_day,
+       toMonday(u.cohort_day) AS cohort_week, u.platform AS platform,
+       if(t.tags['first_channel'] != '', t.tags['first_channel'], 'direct') AS channel,
+       t.tags['first_scene'] AS scene,
+       {{scene_name(scene)}} AS scene_name,
+       t.tags['first_utm_campaign'] AS campaign,
+       if(t.tags['first_material_id'] != '', t.tags['first_material_id'],
+          t.tags['first_qr_id']) AS material,
+       u.last_day AS last_day, u.paid AS paid
 FROM
 (
-    SELECT f.project AS project, if(m.user_id = '', f.user_id, m.user_id) AS user_id,
-           f.first_time AS first_time, f.last_time AS last_time, f.touch AS touch, f.paid AS paid
+    SELECT project, user_id,
+           {{local_date(project, min(first_time))}} AS cohort_day,
+           argMin(touch, first_time).1 AS platform,
+           {{local_date(project, max(last_time))}} AS last_day,
+           max(paid) AS paid
     FROM
     (
-        SELECT project, user_id, min(first_time) AS first_time, max(last_time) AS last_time,
-               argMinMerge(touch) AS touch, max(paid) AS paid
-        FROM siyu.user_first
-        GROUP BY project, user_id
-    ) AS f
-    LEFT JOIN
-    (
-        SELECT project, id_value, user_id FROM siyu.identity_map FINAL
-        WHERE id_type = 'user_id' AND deleted = 0
-    ) AS m ON m.project = f.project AND m.id_value = f.user_id
-    SETTINGS join_use_nulls = 0
-)
-GROUP BY project, user_id;
+        SELECT f.project AS project, if(m.user_id = '', f.user_id, m.user_id) AS user_id,
+               f.first_time AS first_time, f.last_time AS last_time, f.touch AS touch,
+               f.paid AS paid
+        FROM
+        (
+            SELECT project, user_id, min(first_time) AS first_time, max(last_time) AS last_time,
+                   argMinMerge(touch) AS touch, max(paid) AS paid
+            FROM siyu.user_first
+            GROUP BY project, user_id
+        ) AS f
+        LEFT JOIN
+        (
+            SELECT project, id_value, user_id FROM siyu.identity_map FINAL
+            WHERE id_type = 'user_id' AND deleted = 0
+        ) AS m ON m.project = f.project AND m.id_value = f.user_id
+        SETTINGS join_use_nulls = 0
+    )
+    GROUP BY project, user_id
+) AS u
+LEFT JOIN
+(
+    SELECT project, user_id, tags FROM siyu.user_tags FINAL WHERE deleted = 0
+) AS t ON t.project = u.project AND t.user_id = u.user_id
+SETTINGS join_use_nulls = 0;
 
 -- Retention: share of a cohort (first day seen) active again on day 1, 7 and 30.
 CREATE OR REPLACE VIEW siyu.retention AS
@@ -276,7 +293,8 @@ GROUP BY project, month;
 
 -- First-touch attribution: users, payers and revenue per channel, scene and material.
 CREATE OR REPLACE VIEW siyu.attribution AS
-SELECT f.project AS project, f.channel AS channel, f.scene AS scene, f.material AS material,
+SELECT f.project AS project, f.channel AS channel, f.scene AS scene,
+       any(f.scene_name) AS scene_name, f.material AS material,
        f.campaign AS campaign,
        count() AS users,
        countIf(r.orders > 0) AS payers,
@@ -341,54 +359,35 @@ RIGHT JOIN
 GROUP BY project, campaign, group_id
 SETTINGS join_use_nulls = 0;
 
--- Lifecycle stage from activity (new: first seen within 7 days; active: seen within 7
--- days; silent: 7–30 days; churned: over 30), relative to the newest day, plus payers.
+-- Lifecycle stages and RFM segments are the live tags of every user (siyu.user_tags,
+-- written from the tag engine's state): one definition, the tag file's thresholds.
 CREATE OR REPLACE VIEW siyu.lifecycle_distribution AS
-SELECT project, stage, count() AS users, countIf(paid = 1) AS paying
-FROM
-(
-    SELECT project, user_id, paid,
-           multiIf(dateDiff('day', cohort_day, newest) < 7, 'new',
-                   dateDiff('day', last_day, newest) < 7, 'active',
-                   dateDiff('day', last_day, newest) < 30, 'silent',
-                   'churned') AS stage
-    FROM siyu.user_first_touch
-    CROSS JOIN (SELECT max(date) AS newest FROM siyu.user_days) AS n
-)
+SELECT project, tags['lifecycle'] AS stage, count() AS users,
+       countIf(tags['paying'] = 'true') AS paying
+FROM siyu.user_tags FINAL
+WHERE deleted = 0 AND tags['lifecycle'] != ''
 GROUP BY project, stage;
 
--- RFM over the last 90 days of orders: recency, frequency and monetary scores 1–2
--- (above/below the median) and the 8 classic segments.
+-- RFM segment per user from the tags (key, e.g. important_value, and the operators'
+-- name, e.g. 重要价值), with the average amount paid in the RFM window's users.
 CREATE OR REPLACE VIEW siyu.rfm_distribution AS
-SELECT project, segment, count() AS users, round(avg(monetary), 2) AS avg_monetary
-FROM
-(
-    SELECT project, user_id, recency, frequency, monetary,
-           recency <= median(recency) OVER (PARTITION BY project) AS r_high,
-           frequency >= median(frequency) OVER (PARTITION BY project) AS f_high,
-           monetary >= median(monetary) OVER (PARTITION BY project) AS m_high,
-           multiIf(r_high AND f_high AND m_high, 'champions',
-                   r_high AND NOT f_high AND m_high, 'promising_big_spenders',
-                   r_high AND f_high AND NOT m_high, 'loyal',
-                   r_high AND NOT f_high AND NOT m_high, 'new_or_light',
-                   NOT r_high AND f_high AND m_high, 'at_risk_valuable',
-                   NOT r_high AND NOT f_high AND m_high, 'hibernating_big_spenders',
-                   NOT r_high AND f_high AND NOT m_high, 'needs_attention',
-                   'lost') AS segment
-    FROM
-    (
-        SELECT project, user_id,
-               dateDiff('day', max(date), (SELECT max(date) FROM siyu.orders)) AS recency,
-               count() AS frequency, sum(amount) AS monetary
-        FROM siyu.orders
-        WHERE date > (SELECT max(date) FROM siyu.orders) - 90
-        GROUP BY project, user_id
-    )
-)
+SELECT project, tags['rfm_segment'] AS segment, {{rfm_label(segment)}} AS segment_name,
+       count() AS users, round(avg(toFloat64OrZero(tags['total_paid'])), 2) AS avg_monetary
+FROM siyu.user_tags FINAL
+WHERE deleted = 0 AND tags['rfm_segment'] != ''
 GROUP BY project, segment;
 
--- Acquisition: new users per day by first-touch channel and scene.
+-- Value pyramid: users per value tier (the tag engine's value_tier tag).
+CREATE OR REPLACE VIEW siyu.value_tier_distribution AS
+SELECT project, tags['value_tier'] AS tier, count() AS users,
+       round(sum(toFloat64OrZero(tags['total_paid'])), 2) AS paid
+FROM siyu.user_tags FINAL
+WHERE deleted = 0 AND tags['value_tier'] != ''
+GROUP BY project, tier;
+
+-- Acquisition: new users per day by first-touch channel and scene (with its name).
 CREATE OR REPLACE VIEW siyu.acquisition AS
-SELECT project, cohort_day AS day, platform, channel, scene, count() AS new_users
+SELECT project, cohort_day AS day, platform, channel, scene, any(scene_name) AS scene_name,
+       count() AS new_users
 FROM siyu.user_first_touch
 GROUP BY project, day, platform, channel, scene;

@@ -19,6 +19,7 @@ from schemas.funnel_records import decode_signals, encode_progress, encode_signa
 from schemas.records import EventBatch
 from schemas.tag_records import encode_tag_changes
 from streams import metrics
+from streams.agents.identity_config import load_rules
 from streams.agents.share_resolver import ShareResolver
 from streams.context import StreamContext
 from streams.domain import funnel_state as fs
@@ -28,6 +29,7 @@ from streams.domain.funnels import StepCompletion
 from streams.domain.tag_definitions import TagChange
 from streams.funnel_config import load_funnels
 from streams.merging import follow_merges, register_merge_transfer
+from streams.zones import DEFAULT_ZONE, project_offsets, utc_offset_s
 
 __all__ = ["register"]
 
@@ -51,13 +53,20 @@ def _merge_sharers(a: Doc | None, b: Doc | None) -> Doc:
 
 
 def register(ctx: StreamContext) -> None:
-    defs: FunnelSet = load_funnels(ctx.settings.worker.funnels_file)
+    base: FunnelSet = load_funnels(ctx.settings.worker.funnels_file)
+    # Entry days are the project's calendar days: one funnel set per project's zone.
+    zoned = {name: base.in_zone(off) for name, off in project_offsets(ctx.settings).items()}
+    fallback = base.in_zone(utc_offset_s(DEFAULT_ZONE))
+
+    def defs(project: str) -> FunnelSet:
+        return zoned.get(project, fallback)
+
     users = ctx.table("funnel_progress", help="per-user funnel progress and invitee attribution")
     sharers = ctx.table("fission_sharers", help="per-sharer shares, invitees and rewards")
     progress_topic = ctx.topic("funnels.progress")
     fission_topic = ctx.topic("funnels.fission")
     tags_topic = ctx.topic("tags.changes")
-    resolver = ShareResolver(ctx.app)
+    resolver = ShareResolver(ctx.app, load_rules(ctx.settings))
 
     async def emit(
         project: str,
@@ -98,14 +107,14 @@ def register(ctx: StreamContext) -> None:
     async def after_user_merge(survivor: str, doc: Doc | None) -> None:
         if doc is None:
             return
-        settled, steps = fs.settle_user(defs, doc["d"])
+        settled, steps = fs.settle_user(defs(doc["p"]), doc["d"])
         users.put(survivor, {**doc, "d": settled}, "settle", 0)
         await emit(doc["p"], survivor, steps)
 
     async def after_sharer_merge(survivor: str, doc: Doc | None) -> None:
         if doc is None:
             return
-        settled, out = fs.settle_sharer(defs, doc["d"], survivor)
+        settled, out = fs.settle_sharer(defs(doc["p"]), doc["d"], survivor)
         sharers.put(survivor, {**doc, "d": settled}, "settle", 0)
         await sharer_outputs(doc["p"], survivor, out)
 
@@ -122,7 +131,9 @@ def register(ctx: StreamContext) -> None:
             if (s := share_of(e)) and (who := resolver.resolve(batch.project, e, s[0]))
         }
         old = users.get(user_id) or {}
-        doc, steps, signals = fs.apply_events(defs, old.get("d"), user_id, batch.events, shared)
+        doc, steps, signals = fs.apply_events(
+            defs(batch.project), old.get("d"), user_id, batch.events, shared
+        )
         users.put(user_id, {"p": batch.project, "d": doc}, origin, offset)
         await emit(batch.project, user_id, steps)
         await send_signals(batch.project, signals)
@@ -151,7 +162,7 @@ def register(ctx: StreamContext) -> None:
                 metrics.EVENTS.labels(agent="fission_replay_skipped").inc(len(signals))
                 continue
             old = sharers.get(user_id) or {}
-            doc, out = fs.apply_signals(defs, old.get("d"), user_id, signals)
+            doc, out = fs.apply_signals(defs(project), old.get("d"), user_id, signals)
             sharers.put(user_id, {"p": project, "d": doc}, origin, msg.offset)
             await sharer_outputs(project, user_id, out)
             metrics.EVENTS.labels(agent="fission").inc(len(signals))

@@ -9,8 +9,8 @@ import faust
 
 from schemas.records import TrackEvent
 from streams.agents.identity_table import GRAPH_TABLE, GraphStore, VersionedGlobalTable
-from streams.domain.funnel_state import sharer_candidates
-from streams.domain.identity_rules import Identity
+from streams.domain.funnel_state import sharer_identities
+from streams.domain.identity_rules import IdentityRules
 
 __all__ = ["ShareResolver"]
 
@@ -18,7 +18,8 @@ logger = logging.getLogger(__name__)
 
 
 class ShareResolver:
-    def __init__(self, app: faust.App) -> None:
+    def __init__(self, app: faust.App, rules: IdentityRules) -> None:
+        self.rules = rules
         table = app.tables.get(GRAPH_TABLE)
         self.graph = GraphStore(table) if isinstance(table, VersionedGlobalTable) else None
         if self.graph is None:
@@ -29,10 +30,10 @@ class ShareResolver:
         graph = self.graph
         if graph is None:
             return None
-        if graph.user(project, shared) is not None:
-            return graph.final_user(project, shared)
-        for key in sharer_candidates(event):
-            owner = graph.owner(project, Identity(key, shared))
+        if graph.user(project, shared.strip()) is not None:
+            return graph.final_user(project, shared.strip())
+        for identity in sharer_identities(self.rules, event, shared):
+            owner = graph.owner(project, identity)
             if owner is not None:
                 return graph.final_user(project, owner)
         return None

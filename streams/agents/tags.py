@@ -30,6 +30,7 @@ import functools
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import orjson
@@ -50,6 +51,7 @@ from streams.merging import follow_merges, register_merge_transfer
 from streams.state import StateTable
 from streams.tag_files import DefinitionError, DefinitionsWatcher
 from streams.tag_schedule import DueSchedule
+from streams.zones import DEFAULT_ZONE, project_offsets, utc_offset_s
 
 __all__ = ["register"]
 
@@ -199,9 +201,22 @@ def register(ctx: StreamContext) -> None:
     tags = _Tags(ctx)
     profiles = tags.profiles
     register_merge_transfer(ctx, profiles, tags.merge)
+    # Calendar days (yesterday, 7-day windows, days since) are the project's days.
+    offsets = {name: off * 1000 for name, off in project_offsets(ctx.settings).items()}
+    fallback = utc_offset_s(DEFAULT_ZONE) * 1000
+    zoned: dict[tuple[int, str], Any] = {}
+
+    def defs_for(project: str) -> Any:
+        current = tags.watcher.current
+        key = (id(current), project)
+        if key not in zoned:
+            if len(zoned) > 64:
+                zoned.clear()
+            zoned[key] = replace(current, utc_offset=offsets.get(project, fallback))
+        return zoned[key]
 
     async def apply(user_id: str, batch: EventBatch, origin: str, offset: int) -> None:
-        now, defs = _now_ms(), tags.watcher.current
+        now, defs = _now_ms(), defs_for(batch.project)
         out: list[Evaluation] = []
         step = functools.partial(
             _apply,
@@ -234,15 +249,16 @@ def register(ctx: StreamContext) -> None:
         async for event in stream.events():
             user, doc = event.key.decode(), orjson.loads(event.value)
             origin = f"{event.message.topic}/{event.message.partition}"
-            now, defs, segments = _now_ms(), tags.watcher.current, tags.segments.current
+            current = profiles.get(user)
+            project = (current or {}).get("project") or doc.get("project", "")
+            now, defs, segments = _now_ms(), defs_for(project), tags.segments.current
             if doc["kind"] == "segments":
-                if profiles.get(user) is None or profiles.redirect(user) is not None:
+                if current is None or profiles.redirect(user) is not None:
                     continue
                 step: Callable[[Any], Evaluation] = functools.partial(
                     _tick, defs, now=now, cause="segments", segments=segments
                 )
             elif doc["kind"] == "tick":
-                current = profiles.get(user)
                 if current is None or profiles.redirect(user) is not None:
                     continue
                 if not 0 < current.get("due", 0) <= now:

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal, cast
 
 from siyu.exceptions import TrackingError
@@ -93,6 +93,10 @@ class FunnelSet:
     @property
     def fission_funnel(self) -> Funnel | None:
         return next((f for f in self.funnels if f.kind == "fission"), None)
+
+    def in_zone(self, offset_s: int) -> FunnelSet:
+        """The same funnels counting days of a timezone ``offset_s`` seconds east of UTC."""
+        return replace(self, funnels=tuple(replace(f, offset_s=offset_s) for f in self.funnels))
 
 
 def _fail(path: Path, reason: str) -> FunnelDefinitionError:

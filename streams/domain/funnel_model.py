@@ -97,8 +97,9 @@ BUILTIN_DIMENSIONS: frozenset[str] = frozenset({"platform", "channel", "campaign
 class Funnel:
     """An ordered funnel: steps in event-time order within ``window_s`` of the first step.
 
-    Counted per user and per *entry day* (UTC day of the step-1 event that starts the
-    chain), like ``windowFunnel(window_s)`` with step 1 restricted to that day.
+    Counted per user and per *entry day* (the calendar day, in the project's timezone,
+    of the step-1 event that starts the chain), like ``windowFunnel(window_s)`` with step
+    1 restricted to that day.
     """
 
     name: str
@@ -111,6 +112,16 @@ class Funnel:
     """Events more than this behind the user's newest event may miss days already closed."""
     max_entries: int = 2_000
     """Matching events kept per user; the oldest go first (bounds state of bots)."""
+    offset_s: int = 0
+    """Seconds east of UTC of the project's timezone: days are that zone's days."""
+
+    def day_of(self, t: int) -> int:
+        """The local day (days since 1970-01-01) of epoch second ``t``."""
+        return (t + self.offset_s) // DAY_S
+
+    def day_start(self, day: int) -> int:
+        """The epoch second at which local day ``day`` begins."""
+        return day * DAY_S - self.offset_s
 
     @property
     def size(self) -> int:

@@ -94,14 +94,14 @@ def _counts(funnel: Funnel, levels: str, breakdown: bool) -> str:
 
 
 def _ordered(funnel: Funnel, source: str, breakdown: bool) -> str:
-    w = funnel.window_s
+    w, off = funnel.window_s, funnel.offset_s
     conds = [step_sql(s) for s in funnel.steps]
     dims = [dimension_sql(d) for d in funnel.breakdown] if breakdown else []
     names = ", ".join(quote(n) for n in sorted(funnel.event_names))
     cols = ", ".join(f"{c} AS s{i}" for i, c in enumerate(conds))
     bcols = "".join(f", {d} AS b{i}" for i, d in enumerate(dims))
     src = (
-        f"SELECT user_id AS u, toUInt32(event_time) AS ts, intDiv(ts, {DAY_S}) AS dn, "
+        f"SELECT user_id AS u, toUInt32(event_time) AS ts, intDiv(ts + {off}, {DAY_S}) AS dn, "
         f"{cols}{bcols} FROM {source} WHERE event IN ({names})"
     )
     entries = [
@@ -120,7 +120,8 @@ def _ordered(funnel: Funnel, source: str, breakdown: bool) -> str:
         f"addDays(toDate('1970-01-01'), e.day) AS day, "
         f"windowFunnel({w})(toDateTime(src.ts, 'UTC'), {first}{rest}) AS level "
         f"FROM ({' UNION ALL '.join(entries)}) AS e INNER JOIN src ON src.u = e.u "
-        f"WHERE src.ts >= e.day * {DAY_S} AND src.ts <= (e.day + 1) * {DAY_S} - 1 + {w} "
+        f"WHERE src.ts >= e.day * {DAY_S} - {off} "
+        f"AND src.ts <= (e.day + 1) * {DAY_S} - {off} - 1 + {w} "
         f"GROUP BY e.u, e.day, e.dim, e.value"
     )
     return f"WITH src AS ({src}) {_counts(funnel, levels, breakdown)}"
@@ -130,7 +131,7 @@ def _fission(funnel: Funnel, config: FissionConfig, source: str) -> str:
     """Per (sharer, invitee): the sharer's shares, the invitee's visits carrying that
     sharer's share, and the invitee's later steps credited to the sharer (first touch:
     the invitee's earliest share visit; last touch: the latest one at or before the step)."""
-    w = funnel.window_s
+    w, off = funnel.window_s, funnel.offset_s
     conds = [step_sql(s) for s in funnel.steps]
     names = ", ".join(quote(n) for n in sorted(funnel.event_names))
     sharer = (
@@ -141,7 +142,7 @@ def _fission(funnel: Funnel, config: FissionConfig, source: str) -> str:
     once = [i for i, s in enumerate(funnel.steps) if s.first]
     cols = ", ".join(f"{c} AS s{i}" for i, c in enumerate(conds))
     src = (
-        f"SELECT user_id AS u, toUInt32(event_time) AS ts, intDiv(ts, {DAY_S}) AS dn, "
+        f"SELECT user_id AS u, toUInt32(event_time) AS ts, intDiv(ts + {off}, {DAY_S}) AS dn, "
         f"toUnixTimestamp64Milli(time) AS tms, {sharer} AS raw_sharer, {cols} "
         f"FROM {source} WHERE event IN ({names})"
     )
@@ -191,10 +192,11 @@ def _fission(funnel: Funnel, config: FissionConfig, source: str) -> str:
         f"SELECT sharer AS u, dn, -1 AS dim, '' AS value, "
         f"addDays(toDate('1970-01-01'), dn) AS day, max(pair_level) AS level FROM ("
         f"SELECT c.sharer AS sharer, e.dn AS dn, windowFunnel({w})(toDateTime(c.ts, 'UTC'), "
-        f"bitTest(c.mask, 0) = 1 AND intDiv(c.ts, {DAY_S}) = e.dn{bits}) AS pair_level "
+        f"bitTest(c.mask, 0) = 1 AND intDiv(c.ts + {off}, {DAY_S}) = e.dn{bits}) AS pair_level "
         f"FROM chain AS c INNER JOIN (SELECT DISTINCT u, dn FROM src WHERE s0) AS e "
         f"ON e.u = c.sharer "
-        f"WHERE c.ts >= e.dn * {DAY_S} AND c.ts <= (e.dn + 1) * {DAY_S} - 1 + {w} "
+        f"WHERE c.ts >= e.dn * {DAY_S} - {off} "
+        f"AND c.ts <= (e.dn + 1) * {DAY_S} - {off} - 1 + {w} "
         f"GROUP BY c.sharer, c.invitee, e.dn) GROUP BY sharer, dn"
     )
     return (

@@ -18,6 +18,7 @@ from streams.domain.fission import FissionSignal, InviteeState, SharerOutputs, S
 from streams.domain.funnel_defs import FunnelSet
 from streams.domain.funnels import FunnelProgress, StepCompletion, advance, settle
 from streams.domain.funnels import merge as merge_progress
+from streams.domain.identity_rules import Identity, IdentityRules
 
 __all__ = [
     "GENERIC_IDENTITY_TYPES",
@@ -28,6 +29,7 @@ __all__ = [
     "settle_sharer",
     "settle_user",
     "sharer_candidates",
+    "sharer_identities",
 ]
 
 # Identity types a bare shared id may be, after the namespaced keys of the event itself.
@@ -50,6 +52,18 @@ def sharer_candidates(event: TrackEvent) -> list[str]:
     generic types."""
     keys = sorted(k for k in event.identities if ":" in k)
     return [*keys, *(t for t in GENERIC_IDENTITY_TYPES if t not in keys)]
+
+
+def sharer_identities(rules: IdentityRules, event: TrackEvent, shared: str) -> list[Identity]:
+    """The identities a bare shared id may be, normalized as the identity graph stores
+    them (an anonymous id is kept lowercased, so a link naming it with capitals or
+    spaces still finds its owner), most likely first; junk values give none."""
+    out: list[Identity] = []
+    for key in sharer_candidates(event):
+        identity = rules.normalize(key, shared)
+        if identity is not None and identity not in out:
+            out.append(identity)
+    return out
 
 
 def apply_events(

@@ -2,9 +2,9 @@
 
 A user's progress in one funnel is the set of their step-matching events ("entries") that
 can still matter, plus the level already reported per open *partition*: an entry day
-(UTC day of a step-1 event), optionally narrowed to one breakdown value of that step-1
-event. The level of a partition is computed exactly as ClickHouse's default
-``windowFunnel(window)`` computes it with step 1 restricted to the partition:
+(the day, in the project's timezone, of a step-1 event), optionally narrowed to one
+breakdown value of that step-1 event. The level of a partition is computed exactly as
+ClickHouse's default ``windowFunnel(window)`` computes it with step 1 restricted to the partition:
 
 - entries are visited in (second, step) order; a step-1 entry (re)starts the chain at
   its time; an entry of step k > 1 advances when level k-1 was reached by a chain that
@@ -152,16 +152,17 @@ def _completions(
 
 
 def _partition_seconds(
-    entries: Sequence[Entry], key: PartitionKey, window_s: int
+    funnel: Funnel, entries: Sequence[Entry], key: PartitionKey
 ) -> list[tuple[int, int]]:
     day, dim, value = key
-    lo, hi = day * DAY_S, (day + 1) * DAY_S - 1 + window_s
+    lo = funnel.day_start(day)
+    hi = lo + DAY_S - 1 + funnel.window_s
     out: list[tuple[int, int]] = []
     for i in range(bisect_left(entries, (lo,)), len(entries)):
         t, mask, bvals = entries[i]
         if t > hi:
             break
-        if mask & 1 and not (t // DAY_S == day and (dim < 0 or bvals[dim] == value)):
+        if mask & 1 and not (funnel.day_of(t) == day and (dim < 0 or bvals[dim] == value)):
             mask &= ~1
         if not mask:
             continue
@@ -175,7 +176,7 @@ def _partition_seconds(
 def _partitions(funnel: Funnel, entries: Sequence[Entry], days: set[int]) -> set[PartitionKey]:
     keys: set[PartitionKey] = set()
     for t, mask, bvals in entries:
-        day = t // DAY_S
+        day = funnel.day_of(t)
         if mask & 1 and day in days:
             keys.add((day, -1, ""))
             keys.update((day, i, v) for i, v in enumerate(bvals))
@@ -195,13 +196,13 @@ def settle(
     """
     entries = progress.entries
     if days is None and keys is None:
-        days = {t // DAY_S for t, mask, _ in entries if mask & 1}
+        days = {funnel.day_of(t) for t, mask, _ in entries if mask & 1}
     reached = dict(progress.reached)
     chains = dict(progress.chains)
     done: list[StepCompletion] = []
     at = progress.newest or 0
     for key in sorted(_partitions(funnel, entries, days or set()) | (keys or set())):
-        seconds = _partition_seconds(entries, key, funnel.window_s)
+        seconds = _partition_seconds(funnel, entries, key)
         chains[key] = chain_starts(seconds, funnel.window_s, funnel.size)
         level = _level(chains[key])
         before = reached.get(key, 0)
@@ -216,7 +217,7 @@ def cutoff(funnel: Funnel, newest: int | None) -> int | None:
     """Entries before this second can only change closed days."""
     if newest is None:
         return None
-    return ((newest - funnel.lateness_s - funnel.window_s) // DAY_S) * DAY_S
+    return funnel.day_start(funnel.day_of(newest - funnel.lateness_s - funnel.window_s))
 
 
 def close(funnel: Funnel, progress: FunnelProgress) -> FunnelProgress:
@@ -224,7 +225,7 @@ def close(funnel: Funnel, progress: FunnelProgress) -> FunnelProgress:
     limit = cutoff(funnel, progress.newest)
     if limit is None or not progress.entries or progress.entries[0][0] >= limit:
         return progress
-    first_open = limit // DAY_S
+    first_open = funnel.day_of(limit)
     return FunnelProgress(
         entries=progress.entries[bisect_left(progress.entries, (limit,)) :],
         reached={k: v for k, v in progress.reached.items() if k[0] >= first_open},
@@ -252,7 +253,7 @@ def add_entries(
             present.add(entry)
             insort(entries, entry)
         newest = t if newest is None else max(newest, t)
-        days.update(range((t - funnel.window_s) // DAY_S, t // DAY_S + 1))
+        days.update(range(funnel.day_of(t - funnel.window_s), funnel.day_of(t) + 1))
     if len(entries) > funnel.max_entries:
         entries = entries[-funnel.max_entries :]
     kept = FunnelProgress(tuple(entries), progress.reached, newest, dropped, progress.chains)
@@ -273,13 +274,13 @@ def _advance_newest(
     chain (after a merge), which must be recomputed.
     """
     t, mask, bvals = entry
-    day = t // DAY_S
+    day = funnel.day_of(t)
     own: set[PartitionKey] = set()
     if mask & 1:
         own = {(day, -1, ""), *((day, i, v) for i, v in enumerate(bvals))}
     candidates = set(own)
     if mask > 1:
-        first_day = (t - funnel.window_s) // DAY_S
+        first_day = funnel.day_of(t - funnel.window_s)
         # Only partitions with a level can advance; every one of them has one.
         candidates.update(k for k in reached if k[0] >= first_day)
     redo: set[PartitionKey] = set()
@@ -336,7 +337,7 @@ def advance(
         if newest is None or t > newest:
             keys |= _advance_newest(funnel, chains, reached, entry, done)
         elif entry not in present:
-            days.update(range((t - funnel.window_s) // DAY_S, t // DAY_S + 1))
+            days.update(range(funnel.day_of(t - funnel.window_s), funnel.day_of(t) + 1))
         if entry not in present:
             present.add(entry)
             insort(entries, entry)

@@ -6,7 +6,19 @@ from collections.abc import Sequence
 
 from streams.domain.tag_definitions import RfmDef, ValueTier
 
-__all__ = ["Rfm", "rfm", "value_tier"]
+__all__ = ["SEGMENT_LABELS", "Rfm", "rfm", "value_tier"]
+
+SEGMENT_LABELS: dict[str, str] = {
+    "important_value": "重要价值",
+    "important_develop": "重要发展",
+    "important_retain": "重要保持",
+    "important_win_back": "重要挽留",
+    "general_value": "一般价值",
+    "general_develop": "一般发展",
+    "general_retain": "一般保持",
+    "general_win_back": "一般挽留",
+}
+"""The operators' name of each segment key of :class:`RfmDef` (SQL shows both)."""
 
 Rfm = tuple[int, int, int, str]
 """(R score, F score, M score, segment)."""

@@ -71,6 +71,8 @@ class SceneDictionary:
     """WeChat mini-program scene values and utm mediums → channel class."""
 
     scenes: Mapping[int, str] = field(default_factory=dict)
+    names: Mapping[int, str] = field(default_factory=dict)
+    """Scene value → the name operators read (场景值名称)."""
     utm_mediums: Mapping[str, str] = field(default_factory=dict)
     utm_default: str = "ads"
     """Channel of a utm-tagged entry whose medium is not listed."""

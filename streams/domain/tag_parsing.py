@@ -25,7 +25,7 @@ from streams.domain.located_yaml import (
 )
 from streams.domain.profile import new_profile
 from streams.domain.qr_codes import SHIPPED_QR_CODES, registry_from_sources
-from streams.domain.scenes import TOUCH_FIELDS
+from streams.domain.scenes import TOUCH_FIELDS, parse_scene
 from streams.domain.tag_definitions import (
     DAY_MS,
     ContentDef,
@@ -129,7 +129,9 @@ def _scene_values(f: SourceFile, parent: Mapping[str, Any]) -> dict[int, str]:
     return scenes
 
 
-_SOURCE_KEYS = frozenset({"scenes", "utm_mediums", "utm_default", "share", "qr", "direct", "other"})
+_SOURCE_KEYS = frozenset(
+    {"scenes", "names", "utm_mediums", "utm_default", "share", "qr", "direct", "other"}
+)
 
 
 def _sources(f: SourceFile, doc: Mapping[str, Any]) -> SceneDictionary:
@@ -157,6 +159,13 @@ def _sources(f: SourceFile, doc: Mapping[str, Any]) -> SceneDictionary:
         src, holder = owner["utm_mediums"]
         table = mapping(src, holder, "utm_mediums")
         mediums = {str(k).lower(): str(v) for k, v in table.items()}
+    scene_names: dict[int, str] = {}
+    if "names" in owner:
+        src, holder = owner["names"]
+        for key, value in mapping(src, holder, "names").items():
+            if parse_scene(key) is None:
+                src.fail(line_of(holder, "names"), f"names: {key!r} is not a scene value")
+            scene_names[int(str(key))] = str(value)
     base = SceneDictionary()
     names = {}
     for key in ("utm_default", "share", "qr", "direct", "other"):
@@ -165,6 +174,7 @@ def _sources(f: SourceFile, doc: Mapping[str, Any]) -> SceneDictionary:
     codes, codes_source = registry_from_sources(f, node)
     return SceneDictionary(
         scenes=scenes,
+        names=scene_names,
         utm_mediums=mediums,
         qr_codes=codes,
         qr_codes_source=codes_source,

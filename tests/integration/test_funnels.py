@@ -20,11 +20,12 @@ from schemas.records import EventBatch, TrackEvent, encode_batch
 from siyu.demo import send_demo
 from streams.domain.funnel_sql import window_funnel_sql
 from streams.funnel_config import load_funnels
+from streams.zones import DEFAULT_ZONE, utc_offset_s
 from tests.stack import RunningStack, running_stack, stack_settings
 
 pytestmark = pytest.mark.integration
 
-DEFS = load_funnels()
+DEFS = load_funnels().in_zone(utc_offset_s(DEFAULT_ZONE))  # the default project's days
 SOURCE = "siyu.events_current"
 
 
@@ -234,3 +235,37 @@ def test_a_record_stitched_to_a_merged_away_user_reaches_the_survivor(
         f"SELECT tags['orders'] FROM siyu.user_tags FINAL WHERE user_id = '{survivor}'"
     )
     assert tags == "1"
+
+
+def test_a_sharer_known_by_one_anonymous_id_is_credited(funnel_stack: RunningStack) -> None:
+    """An anonymous visitor who shares (no second identity ever) is credited with the
+    invitee their link brought, whether the link names them by the siyu SDK's anonymous
+    id (``context.share.sharer``) or by Sensors' ``$share_distinct_id``."""
+    now = int(time.time() * 1000)
+    t0 = now - now % 86_400_000 + 3_000_000
+    # Anonymous ids are compared lowercased (identity rules); the link keeps the case the
+    # client sent (a mini-program openid used as distinct id has capitals).
+    sharer = {"anonymous_id": "oLone-Sharer-ANON"}
+    assert funnel_stack.post([_event(31, "share", t0, sharer)]).status_code == 200
+    _settled(funnel_stack)
+    sdk_visit = {**_event(32, "$pageview", t0 + 60_000, {"anonymous_id": "lone-invitee-1"}),
+                 "context": {"share": {"sharer": " oLone-Sharer-ANON", "depth": 1}}}  # fmt: skip
+    sensors_visit = _event(
+        33, "$pageview", t0 + 90_000, {"anonymous_id": "lone-invitee-2"},
+        **{"$share_distinct_id": "oLone-Sharer-ANON", "$share_depth": 1},
+    )  # fmt: skip
+    assert funnel_stack.post([sdk_visit, sensors_visit]).status_code == 200
+    _settled(funnel_stack)
+    sharer_user = funnel_stack.scalar(
+        "SELECT any(user_id) FROM siyu.events_current WHERE event_id = 'merge-31'"
+    )
+    invitees = funnel_stack.sql(
+        "SELECT DISTINCT invitee FROM siyu.fission_edges_current "
+        f"WHERE sharer = '{sharer_user}' ORDER BY invitee"
+    )
+    expected = funnel_stack.sql(
+        "SELECT DISTINCT user_id FROM siyu.events_current "
+        "WHERE event_id IN ('merge-32', 'merge-33') ORDER BY user_id"
+    )
+    assert [r["invitee"] for r in invitees] == [r["user_id"] for r in expected]
+    assert len(invitees) == 2

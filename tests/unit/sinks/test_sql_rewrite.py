@@ -3,7 +3,6 @@ same rows as the same SQL run directly: the rewrite keeps their meaning."""
 
 from __future__ import annotations
 
-import re
 import time
 import warnings
 from collections.abc import Iterator
@@ -14,7 +13,7 @@ import orjson
 import pytest
 
 from sinks.demo_data import build_demo, load_demo
-from sinks.overview import OVERVIEW_HTML
+from sinks.overview import overview_queries
 from sinks.sql_endpoint import build_sql_app
 from sinks.writer import ClickHouseWriter
 from siyu.settings import Settings
@@ -39,7 +38,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient,
 
 
 def _queries() -> list[str]:
-    overview = re.findall(r'^\s+\w+: "(SELECT .*)",$', OVERVIEW_HTML, re.MULTILINE)
+    overview = list(overview_queries("default", "Asia/Shanghai", 7).values())
     defs = load_funnels()
     funnels = [
         window_funnel_sql(f, fission=defs.fission, breakdown=b)

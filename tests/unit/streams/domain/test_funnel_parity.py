@@ -102,12 +102,17 @@ event_rows = st.lists(
 )
 
 
+# Entry days in UTC, in Asia/Shanghai (+08:00) and in a zone west of UTC.
+OFFSETS = [0, 8 * 3600, -(5 * 3600 + 1800)]
+
+
+@pytest.mark.parametrize("offset", OFFSETS)
 @settings(
-    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(rows=event_rows)
-def test_ordered_funnel_matches_window_funnel(chdb: Any, rows: list[Any]) -> None:
-    defs = funnels(COMMERCE_SPEC)
+def test_ordered_funnel_matches_window_funnel(chdb: Any, offset: int, rows: list[Any]) -> None:
+    defs = funnels(COMMERCE_SPEC).in_zone(offset)
     funnel = defs.funnels[0]
     events = [
         ev(n, T0 + t, user=u, platform=p, context=_CONTEXTS[c], ms=ms) for u, n, t, p, c, ms in rows
@@ -203,14 +208,17 @@ fission_rows = st.lists(
 )
 
 
+@pytest.mark.parametrize("offset", OFFSETS[:2])
 @pytest.mark.parametrize("attribution", ["first", "last"])
 @settings(
-    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(rows=fission_rows)
-def test_fission_funnel_matches_window_funnel(chdb: Any, attribution: str, rows: list[Any]) -> None:
+def test_fission_funnel_matches_window_funnel(
+    chdb: Any, attribution: str, offset: int, rows: list[Any]
+) -> None:
     spec = {**FISSION_SPEC, "fission": {**FISSION_SPEC["fission"], "attribution": attribution}}
-    defs = funnels(spec)
+    defs = funnels(spec).in_zone(offset)
     funnel = defs.fission_funnel
     assert funnel is not None
     events = _fission_events(rows)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 
 from streams.domain import funnel_state as fs
+from streams.domain.identity_rules import DEFAULT_RULES, Identity
 from tests.unit.streams.domain.funnel_factories import (
     COMMERCE_SPEC,
     FISSION_SPEC,
@@ -24,6 +25,16 @@ def test_sharer_candidates_put_the_events_own_namespaces_first() -> None:
     candidates = fs.sharer_candidates(e)
     assert candidates[0] == "wx_openid:wx1"
     assert candidates.count("login_id") == 1
+
+
+def test_sharer_identities_are_normalized_as_the_graph_stores_them() -> None:
+    e = ev("x", T0, identities={"wx_openid:wx1": "o1"})
+    found = fs.sharer_identities(DEFAULT_RULES, e, " oAnon-ABC ")
+    assert found[0] == Identity("wx_openid:wx1", "oAnon-ABC")
+    assert Identity("anonymous_id", "oanon-abc") in found
+    assert Identity("login_id", "oAnon-ABC") in found
+    assert len(found) == len(set(found))
+    assert fs.sharer_identities(DEFAULT_RULES, e, "undefined") == []
 
 
 def test_apply_events_runs_every_funnel_and_the_attribution() -> None:

@@ -198,3 +198,17 @@ def test_add_entries_drops_late_ones_and_bounds_the_rest() -> None:
     progress, days = add_entries(tiny, progress, [(T0 - 5 * DAY, 1, ())])
     assert progress.dropped == 1
     assert days == set()
+
+
+def test_entry_day_is_the_local_day_of_the_zone() -> None:
+    """17:30 UTC is already the next day in Asia/Shanghai (+08:00)."""
+    utc = funnels(COMMERCE_SPEC).funnels[0]
+    shanghai = funnels(COMMERCE_SPEC).in_zone(8 * 3600).funnels[0]
+    t = 19_000 * 86_400 + 17 * 3600 + 1800
+    assert utc.day_of(t) == 19_000
+    assert shanghai.day_of(t) == 19_001
+    assert shanghai.day_start(19_001) == 19_001 * 86_400 - 8 * 3600
+    _, done = advance(shanghai, None, ev("$pageview", t))
+    assert {c.day for c in done} == {19_001}
+    _, done = advance(utc, None, ev("$pageview", t))
+    assert {c.day for c in done} == {19_000}

@@ -146,8 +146,9 @@ def test_groups_can_be_switched_off() -> None:
 
 
 def test_inline_scenes_without_a_file() -> None:
-    d = _parse("sources:\n  scenes:\n    share: [1007]\n")
+    d = _parse("sources:\n  scenes:\n    share: [1007]\n  names: {1007: 单人聊天}\n")
     assert d.scenes.scenes == {1007: "share"}
+    assert d.scenes.names == {1007: "单人聊天"}
 
 
 BAD = [
@@ -198,6 +199,7 @@ BAD = [
     pytest.param(
         "sources:\n  scenes_file: nope.yaml\n", 2, "cannot read nope.yaml", id="missing-include"
     ),
+    pytest.param("sources:\n  names: {x: a}\n", 2, "'x' is not a scene value", id="scene-name"),
     pytest.param("rules: {a: b}\n", 1, "expected a list of rules", id="rules-not-list"),
     pytest.param("rules:\n  - orders > 1\n", 2, "each rule is a mapping", id="rule-not-mapping"),
     pytest.param("rules:\n  - name: Big\n    when: 'true'\n", 2, "lower-case", id="rule-name"),
