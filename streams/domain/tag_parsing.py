@@ -38,8 +38,8 @@ from streams.domain.tag_definitions import (
     SceneDictionary,
     ValueTier,
 )
+from streams.domain.tag_facts import Facts
 from streams.domain.tag_rules import RuleError, compile_rule, evaluate_rules, fact_names
-from streams.domain.tags import Facts
 
 __all__ = [
     "BUILTIN_TAGS",

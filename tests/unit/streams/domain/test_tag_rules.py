@@ -6,8 +6,8 @@ import pytest
 
 from streams.domain.profile import local_day, new_profile
 from streams.domain.tag_definitions import TagValue
+from streams.domain.tag_facts import Facts
 from streams.domain.tag_rules import RuleError, compile_rule, evaluate_rules, fact_names
-from streams.domain.tags import Facts
 from tests.unit.streams.domain.tag_helpers import DAY, T0, defs
 
 KNOWN = fact_names((7, 30))
