@@ -67,7 +67,9 @@ def _ports() -> dict[int, int]:
 
 def _env(ports: dict[int, int]) -> dict[str, str]:
     d = Settings()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("SIYU_", "VIRTUAL_ENV"))}
+    # A user's shell: not a sub-make of the `make test` running this suite.
+    inherited = ("SIYU_", "VIRTUAL_ENV", "MAKELEVEL", "MAKEFLAGS", "MFLAGS", "MAKEOVERRIDES")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(inherited)}
     env.update(
         SIYU_KAFKA_BOOTSTRAP=f"127.0.0.1:{ports[int(d.kafka.bootstrap.rpartition(':')[2])]}",
         SIYU_COLLECTOR_PORT=str(ports[d.collector.port]),

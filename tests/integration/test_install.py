@@ -56,7 +56,10 @@ CURRENT = "{}.{}".format(*sys.version_info[:2])
 
 
 def _make(clone: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("VIRTUAL_ENV", "SIYU_"))}
+    # As from a user's shell: no virtualenv, no siyu settings, and not a sub-make of the
+    # `make test` running this suite (make would then print its "Entering/Leaving" lines).
+    inherited = ("VIRTUAL_ENV", "SIYU_", "MAKELEVEL", "MAKEFLAGS", "MFLAGS", "MAKEOVERRIDES")
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(inherited)}
     return subprocess.run(
         ["make", *args], cwd=clone, env={**clean, **env}, capture_output=True, text=True
     )
