@@ -68,6 +68,7 @@ def test_definitions_subscriptions_and_properties_survive_a_restart(tmp_path: Pa
             stack.wait_for(
                 f"SELECT count() FROM siyu.webhook_subscriptions WHERE id = '{sub_id}'",
                 lambda n: int(n) == 1,
+                operator=True,  # signing secrets: not readable with a project's read key
             )
         with running_stack(settings) as stack:
             listed = stack.http.get(f"{stack.lookup_url}/v1/subscriptions", headers=ADMIN).json()
