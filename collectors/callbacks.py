@@ -182,18 +182,7 @@ class Callbacks:
             self._fresh(timestamp)
             metrics.CALLBACKS.labels("wecom", name, "verified").inc()
             return plain.encode() if isinstance(plain, str) else bytes(plain)
-        try:
-            xml = p.wecom.decrypt_message(body, signature, timestamp, nonce)
-        except InvalidSignatureException as exc:
-            raise Unauthorized("msg_signature does not match", code="bad_signature") from exc
-        except _UNREADABLE as exc:
-            self._fresh(timestamp)
-            await self._dead_letter(
-                name, req, body, f"bad_payload: does not decrypt ({type(exc).__name__})"
-            )
-            raise BadBody(
-                f"payload does not decrypt: {type(exc).__name__}", code="bad_payload"
-            ) from exc
+        xml = await self._decrypt(p.wecom, name, req, body, signature, timestamp, nonce)
         self._fresh(timestamp)
         data = await self._parse(name, req, body, xml, parse_wecom_message)
         received_at = int(self.clock() * 1000)
@@ -229,18 +218,7 @@ class Callbacks:
             if p.oa_crypto is None:
                 raise BadBody("safe mode needs encoding_aes_key in the project's wxoa settings")
             (msg_signature,) = self._params(req, "msg_signature")
-            try:
-                xml = p.oa_crypto.decrypt_message(body, msg_signature, timestamp, nonce)
-            except InvalidSignatureException as exc:
-                raise Unauthorized("msg_signature does not match", code="bad_signature") from exc
-            except _UNREADABLE as exc:
-                self._fresh(timestamp)
-                await self._dead_letter(
-                    name, req, body, f"bad_payload: does not decrypt ({type(exc).__name__})"
-                )
-                raise BadBody(
-                    f"payload does not decrypt: {type(exc).__name__}", code="bad_payload"
-                ) from exc
+            xml = await self._decrypt(p.oa_crypto, name, req, body, msg_signature, timestamp, nonce)
         self._fresh(timestamp)
         data = await self._parse(name, req, body, xml, parse_oa_message)
         received_at = int(self.clock() * 1000)
@@ -252,6 +230,34 @@ class Callbacks:
         return b"success"
 
     # -- shared ------------------------------------------------------------------------------
+    async def _decrypt(
+        self,
+        crypto: Any,
+        name: str,
+        req: Incoming,
+        body: bytes,
+        signature: str,
+        timestamp: str,
+        nonce: str,
+    ) -> Any:
+        """The message ``crypto`` (WeCom's or the official account's) decrypts from ``body``.
+
+        A bad signature is refused; a body that does not decrypt is kept as a dead letter
+        (as received, never the key) before it is refused.
+        """
+        try:
+            return crypto.decrypt_message(body, signature, timestamp, nonce)
+        except InvalidSignatureException as exc:
+            raise Unauthorized("msg_signature does not match", code="bad_signature") from exc
+        except _UNREADABLE as exc:
+            self._fresh(timestamp)
+            await self._dead_letter(
+                name, req, body, f"bad_payload: does not decrypt ({type(exc).__name__})"
+            )
+            raise BadBody(
+                f"payload does not decrypt: {type(exc).__name__}", code="bad_payload"
+            ) from exc
+
     async def _parse(
         self, name: str, req: Incoming, body: bytes, xml: Any, parse: Callable[[Any], Any]
     ) -> dict[str, Any]:
