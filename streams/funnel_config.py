@@ -12,7 +12,7 @@ import yaml
 
 from streams.domain.funnel_defs import FunnelDefinitionError, FunnelSet, parse_funnels
 
-__all__ = ["DEFAULT_FUNNELS_FILE", "FunnelFileError", "load_funnels"]
+__all__ = ["DEFAULT_FUNNELS_FILE", "FunnelFileError", "load_funnels", "yaml_line"]
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +31,8 @@ class FunnelFileError(FunnelDefinitionError):
         self.reason = reason
 
 
-def _line_of(node: yaml.Node | None, path: tuple[str | int, ...]) -> int | None:
+def yaml_line(node: yaml.Node | None, path: tuple[str | int, ...]) -> int | None:
+    """Line (1-based) of the value at ``path`` under ``node``, or of its nearest parent."""
     line = node.start_mark.line + 1 if node is not None else None
     for part in path:
         if isinstance(node, yaml.MappingNode):
@@ -73,6 +74,6 @@ def load_funnels(file: Path | None = None) -> FunnelSet:
         funnels = parse_funnels(data)
     except FunnelDefinitionError as exc:
         where = ".".join(str(p) for p in exc.path)
-        raise FunnelFileError(path, _line_of(root, exc.path), f"{where}: {exc.reason}") from exc
+        raise FunnelFileError(path, yaml_line(root, exc.path), f"{where}: {exc.reason}") from exc
     logger.info("loaded %d funnels from %s", len(funnels.funnels), path)
     return funnels

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from siyu.exceptions import TrackingError
 from streams.domain.segments import SegmentDef, SegmentError, compile_segment
+from streams.funnel_config import yaml_line
 
 __all__ = ["DEFAULT_SEGMENTS_FILE", "SegmentFileError", "SegmentsWatcher", "load_segments"]
 
@@ -48,25 +49,6 @@ class _File(BaseModel):
     segments: list[_Entry] = Field(default_factory=list)
 
 
-def _line(node: yaml.Node | None, path: tuple[str | int, ...]) -> int:
-    line = node.start_mark.line + 1 if node is not None else 1
-    for part in path:
-        if isinstance(node, yaml.MappingNode):
-            match = [(k, v) for k, v in node.value if k.value == part]
-            if not match:
-                return line
-            key, node = match[0]
-            line = key.start_mark.line + 1
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int):
-            if part >= len(node.value):
-                return line
-            node = node.value[part]
-            line = node.start_mark.line + 1
-        else:
-            return line
-    return line
-
-
 def load_segments(path: Path | None = None) -> tuple[SegmentDef, ...]:
     """The segments of ``path`` (default: the shipped set), compiled."""
     path = (path or DEFAULT_SEGMENTS_FILE).resolve()
@@ -87,11 +69,11 @@ def load_segments(path: Path | None = None) -> tuple[SegmentDef, ...]:
         err = exc.errors()[0]
         loc = tuple(err["loc"])
         reason = f"{'.'.join(str(p) for p in loc)}: {err['msg']}"
-        raise SegmentFileError(reason, file=where, line=_line(root, loc)) from exc
+        raise SegmentFileError(reason, file=where, line=yaml_line(root, loc) or 1) from exc
     out: list[SegmentDef] = []
     seen: set[str] = set()
     for i, entry in enumerate(parsed.segments):
-        line = _line(root, ("segments", i))
+        line = yaml_line(root, ("segments", i)) or 1
         if entry.name in seen:
             raise SegmentFileError(f"segment {entry.name!r} defined twice", file=where, line=line)
         seen.add(entry.name)
