@@ -40,42 +40,55 @@ def _event_id(sub: Subscription, user: str, kind: str, name: str, change: str, a
     return hashlib.sha256(raw.encode()).hexdigest()[:32]
 
 
+def _job(
+    sub: Subscription,
+    source: tuple[str, int, int],
+    *,
+    user_id: str,
+    kind: str,
+    name: str,
+    change: str,
+    at: int,
+    cause: str,
+    **extra: object,
+) -> Job:
+    """One delivery; its body names the segment or tag under ``kind`` (``segment``/``tag``)."""
+    eid = _event_id(sub, user_id, kind, name, change, at, cause)
+    body = {
+        "event_id": eid,
+        "subscription_id": sub.id,
+        "project": sub.project,
+        "user_id": user_id,
+        kind: name,
+        "change": change,
+        **extra,
+        "at": at,
+        "cause": cause,
+    }
+    return Job(
+        sub.id, sub.project, user_id, kind, name, change, at, eid, orjson.dumps(body), source
+    )
+
+
 def segment_jobs(
     subs: Iterable[Subscription], record: SegmentChanges, source: tuple[str, int, int]
 ) -> list[Job]:
-    jobs = []
-    for sub in subs:
-        if sub.project != record.project or not sub.segments:
-            continue
-        for c in record.changes:
-            if c.segment not in sub.segments or c.at < sub.created_at:
-                continue
-            eid = _event_id(sub, c.user_id, "segment", c.segment, c.change, c.at, c.cause)
-            body = {
-                "event_id": eid,
-                "subscription_id": sub.id,
-                "project": record.project,
-                "user_id": c.user_id,
-                "segment": c.segment,
-                "change": c.change,
-                "at": c.at,
-                "cause": c.cause,
-            }
-            jobs.append(
-                Job(
-                    sub.id,
-                    sub.project,
-                    c.user_id,
-                    "segment",
-                    c.segment,
-                    c.change,
-                    c.at,
-                    eid,
-                    orjson.dumps(body),
-                    source,
-                )
-            )
-    return jobs
+    return [
+        _job(
+            sub,
+            source,
+            user_id=c.user_id,
+            kind="segment",
+            name=c.segment,
+            change=c.change,
+            at=c.at,
+            cause=c.cause,
+        )
+        for sub in subs
+        if sub.project == record.project and sub.segments
+        for c in record.changes
+        if c.segment in sub.segments and c.at >= sub.created_at
+    ]
 
 
 def _tag_change(old: object, new: object) -> str:
@@ -87,39 +100,21 @@ def _tag_change(old: object, new: object) -> str:
 def tag_jobs(
     subs: Iterable[Subscription], record: TagChanges, source: tuple[str, int, int]
 ) -> list[Job]:
-    jobs = []
-    for sub in subs:
-        if sub.project != record.project or not sub.tags:
-            continue
-        for c in record.changes:
-            if c.tag not in sub.tags or c.at < sub.created_at:
-                continue
-            change = _tag_change(c.old, c.new)
-            eid = _event_id(sub, c.user_id, "tag", c.tag, change, c.at, c.cause)
-            body = {
-                "event_id": eid,
-                "subscription_id": sub.id,
-                "project": record.project,
-                "user_id": c.user_id,
-                "tag": c.tag,
-                "change": change,
-                "old": c.old,
-                "new": c.new,
-                "at": c.at,
-                "cause": c.cause,
-            }
-            jobs.append(
-                Job(
-                    sub.id,
-                    sub.project,
-                    c.user_id,
-                    "tag",
-                    c.tag,
-                    change,
-                    c.at,
-                    eid,
-                    orjson.dumps(body),
-                    source,
-                )
-            )
-    return jobs
+    return [
+        _job(
+            sub,
+            source,
+            user_id=c.user_id,
+            kind="tag",
+            name=c.tag,
+            change=_tag_change(c.old, c.new),
+            at=c.at,
+            cause=c.cause,
+            old=c.old,
+            new=c.new,
+        )
+        for sub in subs
+        if sub.project == record.project and sub.tags
+        for c in record.changes
+        if c.tag in sub.tags and c.at >= sub.created_at
+    ]
