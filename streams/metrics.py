@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
-__all__ = ["EVENTS", "READY", "RECORD_SECONDS", "SEEDED"]
+__all__ = ["DEFINITIONS_LOADED", "EVENTS", "READY", "RECORD_SECONDS", "SEEDED"]
 
 EVENTS = Counter("siyu_stream_events_total", "Events processed by agent and outcome", ["agent"])
 RECORD_SECONDS = Histogram(
@@ -13,4 +13,9 @@ RECORD_SECONDS = Histogram(
 READY = Gauge("siyu_stream_ready", "1 once the worker has started its agents")
 SEEDED = Counter(
     "siyu_stream_seeded_keys_total", "Keys republished into empty changelogs", ["table"]
+)
+DEFINITIONS_LOADED = Gauge(
+    "siyu_stream_definitions_loaded_timestamp_seconds",
+    "When the worker's tag or segment definitions (with the live-code registry) last took effect",
+    ["kind"],
 )

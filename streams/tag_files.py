@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 
 from streams.domain.tag_definitions import Definitions
 from streams.domain.tag_parsing import DefinitionError, parse_definitions
+from streams.metrics import DEFINITIONS_LOADED
 
 __all__ = ["DEFAULT_TAGS_FILE", "DefinitionError", "DefinitionsWatcher", "load_definitions"]
 
@@ -51,6 +53,7 @@ class DefinitionsWatcher:
         self.current = load_definitions(self.path)
         self._stamp = self._mtime()
         self.last_error: DefinitionError | None = None
+        DEFINITIONS_LOADED.labels(kind="tags").set(time.time())
 
     def _mtime(self) -> tuple[float, float]:
         """Modification times of the tag file and of the live-code registry it names
@@ -72,5 +75,6 @@ class DefinitionsWatcher:
             )
             return False
         self.last_error = None
+        DEFINITIONS_LOADED.labels(kind="tags").set(time.time())
         logger.info("tag definitions reloaded from %s", self.path)
         return True

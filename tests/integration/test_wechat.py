@@ -306,6 +306,21 @@ def test_group_panels_match_the_callbacks(wx: RunningStack) -> None:
     assert got == {d: v for d, v in expected.items() if v != [0, 0] and d <= last}
 
 
+def _wait_for_worker_reload(stack: RunningStack, since: float, timeout: float = 30) -> None:
+    """Wait until the worker's tag definitions (with the registry) took effect after ``since``."""
+    url = f"http://127.0.0.1:{stack.settings.worker.metrics_port}/metrics"
+    deadline = time.monotonic() + timeout
+    loaded = 0.0
+    while time.monotonic() < deadline:
+        for line in stack.http.get(url).text.splitlines():
+            if line.startswith('siyu_stream_definitions_loaded_timestamp_seconds{kind="tags"}'):
+                loaded = float(line.split()[-1])
+        if loaded >= since:
+            return
+        time.sleep(0.25)
+    raise AssertionError(f"the worker did not reload its tag definitions (last {loaded})")
+
+
 def test_a_code_added_to_the_registry_names_it(wx: RunningStack, registry: Path) -> None:
     run = uuid.uuid4().hex[:8]
     code = f"late-{run}"
@@ -314,6 +329,7 @@ def test_a_code_added_to_the_registry_names_it(wx: RunningStack, registry: Path)
         f"SELECT kind FROM siyu.qr_code_funnel WHERE qr_id = '{code}'",
         lambda v: v == "unregistered",
     )
+    added = time.time()
     add_code(
         registry / "qrcodes.yaml", QrCode(id=code, name="Late code", channel="kol", kind="static")
     )
@@ -322,6 +338,7 @@ def test_a_code_added_to_the_registry_names_it(wx: RunningStack, registry: Path)
     )
     assert wx.scalar(f"SELECT name FROM siyu.qr_code_funnel WHERE qr_id = '{code}'") == "Late code"
     # The tag workers reload the registry too: a new entry through the code is named.
+    _wait_for_worker_reload(wx, since=added)
     later = f"wm-{run}-2"
     _callback(wx, wecom_post(contact_xml("add_external_contact", later, state=code)))
     doc = _lookup(wx, f"wecom_external_id/{later}", lambda d: "first_qr_channel" in d["tags"])
