@@ -28,7 +28,6 @@ from streams.funnel_config import load_funnels
 
 DASHBOARDS = sorted((Path(__file__).parents[3] / "infra" / "grafana" / "dashboards").glob("*.json"))
 _NOW = datetime.now(UTC)
-_FROM = _NOW - timedelta(days=30)
 
 
 @pytest.fixture(scope="module")
@@ -45,9 +44,11 @@ def _variables(board: dict[str, Any]) -> dict[str, str]:
     return {v["name"]: v["current"]["value"] for v in board["templating"]["list"]}
 
 
-def render(sql: str, variables: dict[str, str]) -> str:
-    """The SQL Grafana's ClickHouse datasource would send for the last 30 days."""
-    start, end = _FROM.strftime("%Y-%m-%d %H:%M:%S"), _NOW.strftime("%Y-%m-%d %H:%M:%S")
+def render(sql: str, variables: dict[str, str], now: datetime | None = None) -> str:
+    """The SQL Grafana's ClickHouse datasource would send for the 30 days up to ``now``."""
+    end_at = now or _NOW
+    start_at = end_at - timedelta(days=30)
+    start, end = start_at.strftime("%Y-%m-%d %H:%M:%S"), end_at.strftime("%Y-%m-%d %H:%M:%S")
     sql = re.sub(
         r"\$__timeFilter\(([^)]+)\)",
         lambda m: (
