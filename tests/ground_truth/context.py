@@ -21,6 +21,9 @@ class Ctx:
     s: Scenario
     ids: dict[str, str] = field(default_factory=dict)
     """Scenario user name → siyu user id (read from the events, for naming rows only)."""
+    viewed_at: int = 0
+    """When the panels are looked at (the end of their time range); default: the
+    scenario's ``now``."""
 
     @cached_property
     def users(self) -> dict[str, User]:
@@ -33,7 +36,8 @@ class Ctx:
     @property
     def range_ms(self) -> tuple[int, int]:
         """Grafana's time range of the panels: the last 30 days up to now."""
-        return self.s.now - RANGE_DAYS * 86_400_000, self.s.now
+        end = self.viewed_at or self.s.now
+        return end - RANGE_DAYS * 86_400_000, end
 
     def in_time(self, ms: int) -> bool:
         lo, hi = self.range_ms

@@ -136,6 +136,8 @@ def build(project: str, zone: str, now: int) -> Scenario:
     }
     ads_ctx = {"utm": {"source": "wxad", "medium": "cpc", "campaign": "spring"}}
     ads_truth = {"channel": "ads", "scene": "", "material": "", "campaign": "spring"}
+    # A campaign property makes an entry too (a utm-tagged one without a medium: ads).
+    push_truth = {"channel": "ads", "scene": "", "material": "", "campaign": "xmas"}
     oa_ctx = {"scene": 1058}
     oa_truth = {"channel": "official_account", "scene": "1058", "material": "", "campaign": ""}
 
@@ -197,6 +199,7 @@ def build(project: str, zone: str, now: int) -> Scenario:
             at(4, 9),
             platform="app",
             properties={"campaign": "xmas", "group_id": "g1"},
+            truth=push_truth,
         ),
         e(
             "nick",
@@ -204,6 +207,7 @@ def build(project: str, zone: str, now: int) -> Scenario:
             at(4, 9.1),
             platform="app",
             properties={"campaign": "xmas", "group_id": "g1"},
+            truth=push_truth,
         ),
         e(
             "mia",
