@@ -72,10 +72,12 @@ def koc(c: Ctx, _: int) -> set[tuple[str, ...]]:
 
 
 def retention(c: Ctx, days: int) -> set[tuple[str, ...]]:
+    """The 7 latest cohorts of the period."""
+    rows = sorted(p.retention(c, by_platform=False, dated=False), reverse=True)
+    rows = [r for r in rows if r[0] >= _d0(c, days)][:7]
     return {
         (str(day), str(n), *(str(round(x, 3)).removesuffix(".0") for x in rates))
-        for day, n, *rates in p.retention(c, by_platform=False)
-        if day >= _d0(c, days)
+        for day, n, *rates in rows
     }
 
 

@@ -314,11 +314,12 @@ def ltv(c: Ctx) -> list[Row]:
     ]
 
 
-def retention(c: Ctx, by_platform: bool) -> list[Row]:
+def retention(c: Ctx, by_platform: bool, *, dated: bool = True) -> list[Row]:
+    """Per cohort day (inside the panel's dates unless ``dated`` is false) or platform."""
     groups: dict[Any, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
     for u in c.users.values():
         day = cohort(c.s, u)
-        if not by_platform and not c.in_dates(day):
+        if not by_platform and dated and not c.in_dates(day):
             continue
         g = groups[u.first.platform if by_platform else day]
         g[0] += 1
