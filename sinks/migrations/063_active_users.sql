@@ -1,7 +1,7 @@
 -- Daily, weekly and monthly active users per platform (and 'all'), rolling windows,
--- merged from one uniq state per day (approximate within ~1%), up to each project's own
--- last day with events (another project's later day no longer adds empty days). Replaces
--- siyu.active_users of 041_analytics.sql.
+-- merged from one uniq state per day (approximate within ~1%), up to today in each
+-- project's timezone (another project's later day no longer adds days; a day without
+-- events up to today is a zero). Replaces siyu.active_users of 041_analytics.sql.
 CREATE OR REPLACE VIEW siyu.active_users AS
 SELECT project, day, platform,
        uniqMergeIf(s, lag = 0) AS dau,
@@ -12,16 +12,13 @@ FROM
     SELECT project, date + k AS day, platform, k AS lag, s
     FROM
     (
-        SELECT project, date, platform, s, max(date) OVER (PARTITION BY project) AS last
-        FROM
-        (
-            SELECT project, date, platform, uniqState(user_id) AS s
-            FROM siyu.user_days_current GROUP BY project, date, platform
-            UNION ALL
-            SELECT project, date, 'all' AS platform, uniqState(user_id) AS s
-            FROM siyu.user_days_current GROUP BY project, date
-        )
+        SELECT project, date, platform, uniqState(user_id) AS s
+        FROM siyu.user_days_current GROUP BY project, date, platform
+        UNION ALL
+        SELECT project, date, 'all' AS platform, uniqState(user_id) AS s
+        FROM siyu.user_days_current GROUP BY project, date
     )
-    ARRAY JOIN range(0, toUInt32(least(30, greatest(0, dateDiff('day', date, last) + 1)))) AS k
+    ARRAY JOIN range(0, 30) AS k
 )
+WHERE day <= {{today(project)}}
 GROUP BY project, day, platform;

@@ -91,7 +91,7 @@ def active(c: Ctx, platform: str | None) -> list[Row]:
     for u in c.users.values():
         for d in u.platform_days[platform] if platform else u.days:
             days[u.name].add(d)
-    last = max(d for u in c.users.values() for d in u.days)
+    last = c.s.today()  # rows run up to today in the project's timezone
     first = min(d for ds in days.values() for d in ds) if days else last
     out = []
     day = first
