@@ -193,21 +193,16 @@ def build(project: str, zone: str, now: int) -> Scenario:
         e("olga", mp, now_part(0.2), context=static_ctx, truth=static_truth),
         e("olga", "pay_order", now_part(0.3), properties={"amount": 2600.0}),
         # mia and nick: a push campaign in group g1; mia opens, orders and shares.
-        e(
-            "mia",
-            "push_send",
-            at(4, 9),
-            platform="app",
-            properties={"campaign": "xmas", "group_id": "g1"},
-            truth=push_truth,
-        ),
-        e(
-            "nick",
-            "push_send",
-            at(4, 9.1),
-            platform="app",
-            properties={"campaign": "xmas", "group_id": "g1"},
-            truth=push_truth,
+        *(
+            e(
+                user,
+                "push_send",
+                at(4, hour),
+                platform="app",
+                truth=push_truth,
+                properties={"campaign": "xmas", "group_id": "g1"},
+            )
+            for user, hour in (("mia", 9.0), ("nick", 9.1))
         ),
         e(
             "mia",
