@@ -36,6 +36,7 @@ def test_changes_over_the_bound_are_dead_letters(settings_factory: Callable[...,
         await service._queue([_job(n) for n in range(4)])
         await service._queue([_job(n) for n in range(4)])  # read again
         service.outbox.close()
+        await service.producer.stop()  # never started: only marks it closed
 
     before = _overflow()
     asyncio.run(run())
