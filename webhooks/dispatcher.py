@@ -22,7 +22,7 @@ import httpx
 from schemas.segment_records import Subscription, WebhookDelivery
 from siyu.settings import WebhookSettings
 from webhooks import metrics
-from webhooks.jobs import Job
+from webhooks.jobs import Job, attempt_record
 from webhooks.retry import judge
 from webhooks.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 
@@ -167,14 +167,8 @@ class Lane:
             metrics.FAILED.labels(subscription=sub_id, outcome=verdict.kind).inc()
         final = verdict.kind != "retry"
         await self.log(
-            WebhookDelivery(
-                subscription_id=sub_id,
-                project=job.project,
-                user_id=job.user_id,
-                event_id=job.event_id,
-                kind=job.kind,
-                name=job.name,
-                change=job.change,
+            attempt_record(
+                job,
                 attempt=attempt,
                 status=status or 0,
                 outcome=verdict.kind,

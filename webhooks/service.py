@@ -42,7 +42,7 @@ from siyu.config_topics import ConfigTopic
 from siyu.settings import Settings
 from webhooks import metrics
 from webhooks.dispatcher import Dispatcher, Lane
-from webhooks.jobs import Job, segment_jobs, tag_jobs
+from webhooks.jobs import Job, attempt_record, segment_jobs, tag_jobs
 from webhooks.outbox import Outbox
 
 __all__ = ["WebhookService", "serve"]
@@ -128,14 +128,8 @@ class WebhookService:
         for job in overflow:
             metrics.OVERFLOW.labels(subscription=job.subscription_id).inc()
             await self._log(
-                WebhookDelivery(
-                    subscription_id=job.subscription_id,
-                    project=job.project,
-                    user_id=job.user_id,
-                    event_id=job.event_id,
-                    kind=job.kind,
-                    name=job.name,
-                    change=job.change,
+                attempt_record(
+                    job,
                     attempt=0,
                     status=0,
                     outcome="dead_letter",
