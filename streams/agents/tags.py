@@ -244,6 +244,8 @@ def register(ctx: StreamContext) -> None:
 
     @ctx.app.agent(ctx.topic("events.stitched"), name="tags")
     async def tag_events(stream):  # type: ignore[no-untyped-def]
+        # Content interests read the item catalogue: hold events until it is read whole.
+        await tags.items.topic.caught_up.wait()
         async for event in stream.events():
             batch = read(event.message.partition, event.message.offset, event.value)
             await routed(batch.key, event.value, batch, batch.origin, batch.origin_offset)
