@@ -24,6 +24,7 @@ import httpx
 from aiokafka.errors import KafkaError
 
 from siyu.broker import MemoryRotation, start_broker
+from siyu.broker_quirks import for_kafka
 from siyu.exceptions import TrackingError
 from siyu.offsets import group_lag
 from siyu.progress import Progress
@@ -260,6 +261,7 @@ class Stack:
                 topics,
                 s.kafka.partitions,
                 overrides=partition_overrides(s.kafka),
+                end_offsets=for_kafka(s.kafka).end_offsets,
             )
             behind[stage] = sum(max(0, end - committed) for committed, end in lag.values())
         return behind

@@ -20,7 +20,8 @@ import orjson
 import pytest
 from aiokafka import TopicPartition
 
-from siyu.offsets import committed_offsets, true_end_offsets
+from siyu.broker_quirks import for_kafka
+from siyu.offsets import committed_offsets
 from tests.stack import WRITE_KEY, RunningStack, running_stack, stack_settings
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -82,7 +83,7 @@ def _diagnose(running: RunningStack) -> str:
         for t in ("events.raw", "identity.links", "events.stitched")
         for p in range(1 if t == "identity.links" else s.kafka.partitions)
     ]
-    ends = asyncio.run(true_end_offsets(s.kafka.bootstrap, tps))
+    ends = asyncio.run(for_kafka(s.kafka).end_offsets(s.kafka.bootstrap, tps))
     lines += [f"end {tp.topic}/{tp.partition} = {o}" for tp, o in sorted(ends.items())]
     for group in (s.worker.app_id, f"{s.worker.app_id}-sink"):
         committed = asyncio.run(committed_offsets(s.kafka.bootstrap, group, tps))

@@ -178,7 +178,7 @@ def test_faults_change_nothing(
 
 def test_worker_killed_right_after_the_first_assignment_loses_nothing(tmp_path: Path) -> None:
     # Records fetched while the first assignment's recovery paused every partition used
-    # to be dropped and never read again (see streams/fetching.py).
+    # to be dropped and never read again (patch ``empty_active_fetch``, siyu/kafka_compat.py).
     traffic = _traffic()[:60]
     with running_stack(stack_settings(tmp_path, workers=2)) as stack:
         sender = _in_background(_send, stack, traffic)
