@@ -133,6 +133,15 @@ class Stack:
         self.wait_http(f"http://{s.collector.host}:{s.collector.port}/healthz", "collector", 60)
         self.progress.end()
 
+    def add_worker(self) -> int:
+        """Start one more worker (scale out: the group rebalances onto it); return its index.
+
+        Its metrics port is ``worker.metrics_port + index``: keep that port free."""
+        index = sum(1 for name in self.children if name.startswith("worker-"))
+        self._child(f"worker-{index}", "worker", "--index", str(index)).start()
+        self.wait_worker_ready(index)
+        return index
+
     def wait_http(self, url: str, name: str, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
