@@ -111,7 +111,8 @@ def test_scaled_out_workers_killed_and_added_under_traffic_count_exactly(tmp_pat
     expected = expected_groups(rounds)
     sent: list[str] = []
     settings = stack_settings(tmp_path / "data", workers=3)
-    settings.kafka = settings.kafka.model_copy(update={"partitions": 8})
+    eight = settings.kafka.model_copy(update={"partitions": 8})
+    settings = settings.model_copy(update={"kafka": eight})
     with running_stack(settings) as stack:
         for number, requests in enumerate(rounds):
             for i, request in enumerate(requests):
