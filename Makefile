@@ -73,6 +73,16 @@ sdk-test: ## siyu JS SDK: npm ci, chromium if missing, build (size budget), type
 
 test: lint typecheck sdk-compat sdk-test ## lint, typecheck and every test (unit, integration, end-to-end)
 	$(BIN)/pytest -q --durations=15 --cov=streams/domain --cov-report=term-missing:skip-covered --cov-fail-under=100
+	$(MAKE) test-quirks-off
+
+# Suites the embedded broker passes with every Faust/aiokafka patch and Tansu workaround off
+# (SIYU_KAFKA_QUIRKS=none, as on a real Kafka); tests marked needs_quirks say why they cannot.
+QUIRKS_OFF_SUITES = tests/integration/test_spine.py tests/integration/test_identity.py
+# test_tags.py, test_funnels.py and test_collector.py pass too (left out to keep CI short):
+#   make test-quirks-off QUIRKS_OFF_SUITES="tests/integration/test_tags.py ..."
+
+test-quirks-off: $(STAMP) ## the QUIRKS_OFF_SUITES with SIYU_KAFKA_QUIRKS=none (no patch, no workaround)
+	SIYU_KAFKA_QUIRKS=none $(BIN)/pytest -q -m "not needs_quirks" $(QUIRKS_OFF_SUITES)
 
 bench: $(STAMP) ## every benchmark; writes bench/results/latest.json
 	$(BIN)/python -m bench
@@ -97,4 +107,4 @@ clean: ## remove the virtualenv (keeps data/; see clean-data)
 clean-data: ## delete data/: chDB tables, the collector's spool and logs of the embedded stack
 	rm -rf data
 
-.PHONY: help install run demo status format lint typecheck test-unit test bench bench-funnels bench-identity bench-tags bench-collector sdk-compat sdk-test clean clean-data logs
+.PHONY: help install run demo status format lint typecheck test-unit test test-quirks-off bench bench-funnels bench-identity bench-tags bench-collector sdk-compat sdk-test clean clean-data logs

@@ -40,7 +40,7 @@ from bench.traffic import cpu_s, open_loop
 from collectors.keys import primary_identity
 from schemas.records import EventBatch, TrackEvent, encode_batch
 from siyu.broker import start_broker
-from siyu.offsets import true_end_offsets
+from siyu.broker_quirks import for_quirks
 from siyu.ports import free_port, local_settings
 from siyu.settings import Settings
 from siyu.topics import ensure_topics
@@ -160,7 +160,7 @@ async def _read_topic(bootstrap: str, topic: str) -> dict[bytes, bytes]:
         tps = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
-        ends = await true_end_offsets(bootstrap, tps)
+        ends = await for_quirks("tansu").end_offsets(bootstrap, tps)
         latest: dict[bytes, bytes] = {}
         while [tp for tp in tps if await consumer.position(tp) < ends[tp]]:
             for records in (await consumer.getmany(timeout_ms=500, max_records=5000)).values():

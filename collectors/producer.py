@@ -11,9 +11,7 @@ from functools import partial
 from typing import Any, Protocol
 
 from aiokafka import AIOKafkaProducer
-from aiokafka import client as aiokafka_client
 from aiokafka.errors import KafkaError
-from aiokafka.protocol.metadata import MetadataRequest
 
 from collectors.exceptions import ProduceFailed
 from collectors.outbox import Outbox, Pending
@@ -37,26 +35,6 @@ class EventProducer(Protocol):
     async def send_many(self, messages: Sequence[Message]) -> None:
         """Return once every message is durably accepted; raise ProduceFailed otherwise."""
         ...
-
-
-class _NoAutoCreateMetadata(MetadataRequest):  # type: ignore[misc]
-    """A metadata request that never asks the broker to create the topics it names."""
-
-    def __init__(self, topics: list[str] | None = None, allow_auto_topic_creation: Any = None):
-        super().__init__(topics, False)
-
-
-def _disable_topic_auto_creation() -> None:
-    """Stop aiokafka's producer from creating topics by naming them (brokers that allow it).
-
-    aiokafka asks for auto-creation in every metadata request. The embedded broker honours
-    it, so right after a broker restart the collector's first send would create
-    ``events.raw`` before ``siyu.topics.ensure_topics`` could, with the broker's default
-    partition count, racing the real creation. Sends now fail until the topics exist (the
-    events wait in the spool). aiokafka is pinned; tests/integration/test_collector_spool.py
-    covers the restart.
-    """
-    aiokafka_client.MetadataRequest = _NoAutoCreateMetadata
 
 
 def _retrieve(future: asyncio.Future[Any]) -> None:
@@ -83,7 +61,6 @@ class KafkaEventProducer:
         confirm: Callable[[list[Pending]], Awaitable[list[int]]] | None = None,
         confirm_interval_s: float = 5.0,
     ) -> None:
-        _disable_topic_auto_creation()
         self.bootstrap = bootstrap
         self.linger_ms = linger_ms
         self.timeout_s = timeout_s

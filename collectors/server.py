@@ -18,6 +18,8 @@ from collectors.confirm import ClickHouseConfirmer
 from collectors.delivery import SpoolingProducer
 from collectors.outbox import Outbox
 from collectors.producer import KafkaEventProducer
+from siyu import kafka_compat
+from siyu.broker_quirks import for_kafka
 from siyu.settings import Settings
 
 __all__ = ["app_from_env", "make_producer", "serve"]
@@ -30,10 +32,11 @@ _GRACEFUL_S = 10
 
 def make_producer(settings: Settings) -> SpoolingProducer:
     c = settings.collector
-    # Only the embedded broker forgets what it acknowledged; a real Kafka keeps its log.
+    kafka_compat.install(settings.kafka.broker_quirks, kafka_compat.PRODUCER_PATCHES)
+    # Only a broker that forgets what it acknowledged needs it; a real Kafka keeps its log.
     outbox = (
         Outbox(max_bytes=c.outbox_max_bytes, resend_after_ms=int(c.outbox_resend_after_s * 1000))
-        if settings.kafka.embedded and c.outbox_max_bytes
+        if for_kafka(settings.kafka).forgets_log and c.outbox_max_bytes
         else None
     )
     if outbox is not None:

@@ -28,8 +28,8 @@ from schemas.exceptions import SchemaError
 from schemas.identity_records import IdentityAssignment, decode_assignment
 from schemas.segment_records import UserProperties, decode_properties, decode_segment_changes
 from schemas.tag_records import decode_tag_changes
+from siyu.broker_quirks import for_kafka
 from siyu.inspect import sql_url
-from siyu.offsets import true_end_offsets
 from siyu.settings import Settings
 
 __all__ = ["Feed"]
@@ -202,7 +202,7 @@ class Feed:
             ]
             consumer.assign(tps)
             await consumer.seek_to_beginning(*tps)
-            target = {tp: end for tp, end in (await true_end_offsets(k.bootstrap, tps)).items()}
+            target = await for_kafka(k).end_offsets(k.bootstrap, tps)
             while not stop.is_set():
                 found = await consumer.getmany(timeout_ms=200, max_records=_STEP_RECORDS)
                 for tp, records in found.items():

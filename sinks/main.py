@@ -20,6 +20,7 @@ from sinks.seeding import seed_empty_changelogs, seed_empty_config_topics
 from sinks.service import SinkService, load_routes
 from sinks.sql_endpoint import build_sql_app
 from sinks.writer import ClickHouseWriter
+from siyu.broker_quirks import for_kafka
 from siyu.settings import Settings
 from streams.funnel_config import load_funnels
 from streams.qr_registry import registry_path
@@ -60,19 +61,22 @@ async def serve(settings: Settings) -> None:
     writer.migrate(sql_definitions(settings))
     apply_retention(writer, settings.privacy.retention_days)
     start_http_server(settings.sink.metrics_port, addr=settings.sink.metrics_host)
-    seeded = await seed_empty_changelogs(
-        writer,
-        bootstrap=settings.kafka.bootstrap,
-        app_id=settings.worker.app_id,
-        partitions=settings.kafka.partitions,
-        replication=settings.kafka.replication_factor,
-        transform=clear_origins,
-    )
-    if seeded:
-        logger.info("seeded empty changelogs from ClickHouse: %s", seeded)
-    await seed_empty_config_topics(
-        writer, bootstrap=settings.kafka.bootstrap, topic=settings.kafka.topic
-    )
+    quirks = for_kafka(settings.kafka)
+    if quirks.forgets_log:
+        seeded = await seed_empty_changelogs(
+            writer,
+            bootstrap=settings.kafka.bootstrap,
+            app_id=settings.worker.app_id,
+            partitions=settings.kafka.partitions,
+            replication=settings.kafka.replication_factor,
+            transform=clear_origins,
+            quirks=quirks,
+        )
+        if seeded:
+            logger.info("seeded empty changelogs from ClickHouse: %s", seeded)
+        await seed_empty_config_topics(
+            writer, bootstrap=settings.kafka.bootstrap, topic=settings.kafka.topic, quirks=quirks
+        )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -1,4 +1,4 @@
-"""Republish stream state from ClickHouse into empty changelogs.
+"""Republish stream state from ClickHouse into empty changelogs (brokers that forget).
 
 The embedded broker keeps nothing across its own restart, while the Faust tables'
 changelogs are their only durable form. Each changelog is also sunk into
@@ -9,7 +9,8 @@ offsets cleared (source offsets restart at 0 on a new broker). Faust then recove
 table from its changelog as usual. Tables whose changelog still holds data are left
 alone: Faust's own recovery is exact there. Configuration topics (segment definitions,
 webhook subscriptions, the item catalogue) are republished the same way from their own
-tables.
+tables. The sink seeds only when the broker's adapter says it may lose its log
+(:attr:`siyu.broker_quirks.BrokerQuirks.forgets_log`): a real Kafka keeps its changelogs.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
 from sinks.writer import ClickHouseWriter
-from siyu.offsets import true_end_offsets
+from siyu.broker_quirks import BrokerQuirks
 
 __all__ = ["CONFIG_TOPICS", "seed_empty_changelogs", "seed_empty_config_topics"]
 
@@ -52,6 +53,7 @@ async def seed_empty_changelogs(
     partitions: int,
     replication: int,
     transform: Callable[[bytes], bytes],
+    quirks: BrokerQuirks,
 ) -> dict[str, int]:
     """Seed every empty changelog; return ``{table: keys republished}``."""
     tables = [r[0] for r in writer.rows("SELECT DISTINCT state_table FROM siyu.stream_state")]
@@ -59,7 +61,7 @@ async def seed_empty_changelogs(
     for table in tables:
         topic = f"{app_id}-{table}-changelog"
         await _ensure_topic(bootstrap, topic, partitions, replication)
-        ends = await true_end_offsets(
+        ends = await quirks.end_offsets(
             bootstrap, [TopicPartition(topic, p) for p in range(partitions)]
         )
         if any(ends.values()):
@@ -108,7 +110,11 @@ CONFIG_TOPICS: dict[str, str] = {
 
 
 async def seed_empty_config_topics(
-    writer: ClickHouseWriter, *, bootstrap: str, topic: Callable[[str], str]
+    writer: ClickHouseWriter,
+    *,
+    bootstrap: str,
+    topic: Callable[[str], str],
+    quirks: BrokerQuirks,
 ) -> dict[str, int]:
     """Republish segment definitions, webhook subscriptions and the item catalogue into
     their topics when the broker lost them (the topics are empty); return
@@ -116,7 +122,7 @@ async def seed_empty_config_topics(
     seeded: dict[str, int] = {}
     for name, sql in CONFIG_TOPICS.items():
         full = topic(name)
-        ends = await true_end_offsets(bootstrap, [TopicPartition(full, 0)])
+        ends = await quirks.end_offsets(bootstrap, [TopicPartition(full, 0)])
         if any(ends.values()):
             continue
         records = [bytes.fromhex(str(r[0])) for r in writer.rows(sql)]

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.errors import KafkaError
 
-from siyu.offsets import true_end_offsets_with
+from siyu.broker_quirks import for_kafka
 from siyu.settings import KafkaSettings
 
 __all__ = ["ConfigTopic"]
@@ -58,7 +58,7 @@ class ConfigTopic:
                 TopicPartition(self.topic, p)
                 for p in sorted(consumer.partitions_for_topic(self.topic) or ())
             ]
-            ends = await true_end_offsets_with(consumer, tps)  # assigns, seeks and pauses
+            ends = await for_kafka(self.kafka).end_offsets_with(consumer, tps)  # assigns, pauses
             consumer.resume(*tps)
             await consumer.seek_to_beginning(*tps)
             while not stop.is_set():

@@ -24,6 +24,7 @@ import httpx
 from aiokafka.errors import KafkaError
 
 from siyu.broker import MemoryRotation, start_broker
+from siyu.broker_quirks import for_kafka
 from siyu.exceptions import TrackingError
 from siyu.offsets import group_lag
 from siyu.progress import Progress
@@ -131,6 +132,15 @@ class Stack:
         self._child("collector", "collector").start()
         self.wait_http(f"http://{s.collector.host}:{s.collector.port}/healthz", "collector", 60)
         self.progress.end()
+
+    def add_worker(self) -> int:
+        """Start one more worker (scale out: the group rebalances onto it); return its index.
+
+        Its metrics port is ``worker.metrics_port + index``: keep that port free."""
+        index = sum(1 for name in self.children if name.startswith("worker-"))
+        self._child(f"worker-{index}", "worker", "--index", str(index)).start()
+        self.wait_worker_ready(index)
+        return index
 
     def wait_http(self, url: str, name: str, timeout: float) -> None:
         deadline = time.monotonic() + timeout
@@ -260,6 +270,7 @@ class Stack:
                 topics,
                 s.kafka.partitions,
                 overrides=partition_overrides(s.kafka),
+                end_offsets=for_kafka(s.kafka).end_offsets,
             )
             behind[stage] = sum(max(0, end - committed) for committed, end in lag.values())
         return behind

@@ -8,6 +8,7 @@ from urllib.parse import urlparse
 import httpx
 from aiokafka.errors import KafkaError
 
+from siyu.broker_quirks import for_kafka
 from siyu.exceptions import TrackingError
 from siyu.offsets import group_lag
 from siyu.settings import Settings
@@ -114,7 +115,12 @@ async def pipeline_lag(settings: Settings) -> dict[tuple[str, str], tuple[int, i
     out: dict[tuple[str, str], tuple[int, int]] = {}
     for group, topics in groups.items():
         lag = await group_lag(
-            k.bootstrap, group, topics, k.partitions, overrides=partition_overrides(k)
+            k.bootstrap,
+            group,
+            topics,
+            k.partitions,
+            overrides=partition_overrides(k),
+            end_offsets=for_kafka(k).end_offsets,
         )
         for topic in topics:
             parts = [v for tp, v in lag.items() if tp.topic == topic]

@@ -1,4 +1,4 @@
-"""True end offsets and consumer lag, robust to brokers that answer ListOffsets(latest) wrongly.
+"""True end offsets on brokers that answer ListOffsets(latest) wrongly, and consumer lag.
 
 The embedded broker (Tansu 0.6) answers ListOffsets(latest) with the base offset of the
 last record batch + 1, not the last offset + 1. The high watermark in a Fetch response is
@@ -10,18 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-__all__ = ["committed_offsets", "group_lag", "true_end_offsets", "true_end_offsets_with"]
+__all__ = ["committed_offsets", "group_lag", "true_end_offsets_with"]
 
 logger = logging.getLogger(__name__)
 
 # One fetch of the last batch is enough; the timeout only bounds an unreachable broker.
 _FETCH_TIMEOUT_MS = 2000
-# The embedded broker holds a Fetch for about half its max wait even when data is there.
-_FETCH_WAIT_MS = 20
 
 
 async def true_end_offsets_with(
@@ -55,23 +53,6 @@ async def true_end_offsets_with(
     return ends
 
 
-async def true_end_offsets(
-    bootstrap: str, partitions: Iterable[TopicPartition]
-) -> dict[TopicPartition, int]:
-    """End offsets of ``partitions`` from a short-lived, group-less consumer."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
-        enable_auto_commit=False,
-        group_id=None,
-        fetch_max_wait_ms=_FETCH_WAIT_MS,
-    )
-    await consumer.start()
-    try:
-        return await true_end_offsets_with(consumer, partitions)
-    finally:
-        await consumer.stop()
-
-
 async def committed_offsets(
     bootstrap: str, group_id: str, partitions: Iterable[TopicPartition]
 ) -> dict[TopicPartition, int]:
@@ -102,15 +83,17 @@ async def group_lag(
     partitions: int,
     *,
     overrides: Mapping[str, int] | None = None,
+    end_offsets: Callable[[str, list[TopicPartition]], Awaitable[dict[TopicPartition, int]]],
 ) -> dict[TopicPartition, tuple[int, int]]:
     """``{tp: (committed, end)}`` for every partition of ``topics``.
 
     ``overrides`` gives the partition count of topics that differ from ``partitions``
-    (asking for a partition that does not exist waits forever).
+    (asking for a partition that does not exist waits forever). ``end_offsets`` is the
+    broker adapter's (:meth:`siyu.broker_quirks.BrokerQuirks.end_offsets`).
     """
     counts = overrides or {}
     tps = [TopicPartition(t, p) for t in topics for p in range(counts.get(t, partitions))]
     ends, committed = await asyncio.gather(
-        true_end_offsets(bootstrap, tps), committed_offsets(bootstrap, group_id, tps)
+        end_offsets(bootstrap, tps), committed_offsets(bootstrap, group_id, tps)
     )
     return {tp: (committed.get(tp, 0), ends.get(tp, 0)) for tp in tps}

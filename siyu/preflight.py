@@ -68,7 +68,8 @@ def listeners(settings: Settings) -> list[Listener]:
     sink, worker = settings.sink, settings.worker
     found.append(Listener("sink metrics", sink.metrics_host, sink.metrics_port))
     found.append(Listener("lookup", settings.lookup.host, settings.lookup.port))
-    found.append(Listener("webhooks metrics", "127.0.0.1", settings.webhooks.metrics_port))
+    hooks = settings.webhooks
+    found.append(Listener("webhooks metrics", hooks.metrics_host, hooks.metrics_port))
     for i in range(worker.count):
         found.append(Listener(f"worker-{i} metrics", worker.metrics_host, worker.metrics_port + i))
     found.append(Listener("collector", settings.collector.host, settings.collector.port))

@@ -65,6 +65,11 @@ class KafkaSettings(BaseSettings):
     """How long every producer (collector, stream workers) waits to fill a batch. The
     embedded broker's cost grows with the number of batches it holds, not records."""
 
+    quirks: Literal["tansu", "none"] | None = None
+    """Quirks of the broker, each worked around by siyu (docs/architecture.md): ``tansu``
+    patches Faust and aiokafka for the embedded broker and keeps the collector's outbox,
+    ``none`` (a real Kafka) leaves them as shipped. Unset: ``tansu`` when ``embedded``."""
+
     embedded_restart_rss_mb: int = Field(default=1024, ge=0)
     """The embedded broker keeps its whole log in memory: once its resident memory passes
     this, the supervisor restarts it empty (consumers restarted, stream state re-seeded, the
@@ -74,6 +79,13 @@ class KafkaSettings(BaseSettings):
 
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}{name}"
+
+    @property
+    def broker_quirks(self) -> Literal["tansu", "none"]:
+        """The quirks in effect: ``quirks``, or what ``embedded`` implies."""
+        if self.quirks is not None:
+            return self.quirks
+        return "tansu" if self.embedded else "none"
 
 
 class ClickHouseSettings(BaseSettings):
@@ -228,6 +240,8 @@ class WebhookSettings(BaseSettings):
 
     metrics_port: int = 17101
     """Prometheus metrics of the webhook delivery process."""
+    metrics_host: str = "127.0.0.1"
+    """Address the webhook process's ``/metrics`` listens on (``0.0.0.0``: scraped from outside)."""
     timeout_s: float = Field(default=10.0, gt=0)
     """A receiver that has not answered in this time counts as failed (retried)."""
     retry_for_s: float = Field(default=86_400.0, gt=0)

@@ -59,7 +59,7 @@ def banner(settings: Settings, log_dir: Path) -> list[str]:
         f"  overview   http://{s.host}:{s.port}/overview?key={read_key}",
         f"  metrics    http://{c.host}:{c.port}/metrics, {w.metrics_host}:{w.metrics_port}/metrics "
         f"(worker), {settings.sink.metrics_host}:{settings.sink.metrics_port}/metrics (sink), "
-        f"127.0.0.1:{settings.webhooks.metrics_port}/metrics (webhooks)",
+        f"{settings.webhooks.metrics_host}:{settings.webhooks.metrics_port}/metrics (webhooks)",
         f"  wechat     http://{c.host}:{c.port}/v1/wecom/callback?project={project}, "
         f"/v1/wxoa/callback?project={project}  (docs/wechat.md)",
         f"  project    {project}",

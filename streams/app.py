@@ -7,8 +7,8 @@ import logging
 
 import faust
 
+from siyu import kafka_compat
 from siyu.settings import Settings
-from streams import fetching, recovery
 from streams.context import StreamContext
 from streams.topology import AGENT_MODULES
 
@@ -20,10 +20,13 @@ logger = logging.getLogger(__name__)
 def build_app(
     settings: Settings, *, index: int = 0, modules: tuple[str, ...] = AGENT_MODULES
 ) -> StreamContext:
-    """A Faust app with every agent module registered. Installs the Faust patches
-    (:mod:`streams.recovery`, :mod:`streams.fetching`)."""
-    recovery.install(fetch_max_wait_ms=settings.kafka.fetch_max_wait_ms)
-    fetching.install()
+    """A Faust app with every agent module registered. Installs the consumer patches the
+    broker's quirks need (:mod:`siyu.kafka_compat`)."""
+    kafka_compat.install(
+        settings.kafka.broker_quirks,
+        kafka_compat.CONSUMER_PATCHES,
+        fetch_max_wait_ms=settings.kafka.fetch_max_wait_ms,
+    )
     w = settings.worker
     datadir = settings.data_dir / "faust" / str(index)
     datadir.mkdir(parents=True, exist_ok=True)

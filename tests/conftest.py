@@ -10,13 +10,42 @@ import pytest
 from hypothesis import settings
 from pydantic import SecretStr
 
-from siyu.settings import Project, Settings, default_projects
+from siyu.kafka_compat import PATCHES
+from siyu.settings import KafkaSettings, Project, Settings, default_projects
 from tests.ground_truth.scenario import PROJECTS, keys
 from tests.stack import RunningStack, running_stack, stack_settings
 
 # Same examples on every run: a green run stays green, and coverage does not depend on luck.
 settings.register_profile("siyu", derandomize=True)
 settings.load_profile("siyu")
+
+
+# What a ``needs_quirks`` marker may name: a patch of siyu/kafka_compat.py, or a workaround
+# of the siyu/broker_quirks.py adapter.
+_WORKAROUNDS = {"end_offsets", "outbox", "seeding"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every ``needs_quirks`` marker names known patches/workarounds and says why."""
+    for item in items:
+        for mark in item.iter_markers("needs_quirks"):
+            unknown = set(mark.args) - set(PATCHES) - _WORKAROUNDS
+            if not mark.args or unknown or not mark.kwargs.get("reason"):
+                raise pytest.UsageError(
+                    f"{item.nodeid}: needs_quirks(<patch or workaround>..., reason=...) "
+                    f"names {sorted(set(PATCHES) | _WORKAROUNDS)}; got {mark.args} {mark.kwargs}"
+                )
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """A test that needs a broker workaround cannot run with ``SIYU_KAFKA_QUIRKS=none``."""
+    mark = item.get_closest_marker("needs_quirks")
+    if mark is not None and KafkaSettings().broker_quirks == "none":
+        pytest.fail(
+            f"needs {', '.join(mark.args)} ({mark.kwargs['reason']}), which "
+            "SIYU_KAFKA_QUIRKS=none turns off; deselect it with -m 'not needs_quirks'",
+            pytrace=False,
+        )
 
 
 @pytest.fixture

@@ -219,7 +219,7 @@ class WebhookService:
 
 
 async def serve(settings: Settings) -> None:
-    start_http_server(settings.webhooks.metrics_port, addr="127.0.0.1")
+    start_http_server(settings.webhooks.metrics_port, addr=settings.webhooks.metrics_host)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -42,6 +42,10 @@ def _totals(stack: RunningStack, run: str) -> list[int]:
     return sorted(int(r["n"]) for r in rows)
 
 
+@pytest.mark.needs_quirks(
+    "true_highwaters",
+    reason="a restarted worker recovers its tables from changelogs whose end the broker misreports",
+)
 def test_graceful_worker_restart_recovers_every_key(stack: RunningStack) -> None:
     run = uuid.uuid4().hex[:8]
     for k in range(3):

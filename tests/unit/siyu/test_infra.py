@@ -80,9 +80,11 @@ def test_prometheus_scrapes_every_siyu_process(
     assert f"sink:{s.sink.metrics_port}" in text
     assert f"port: {s.worker.metrics_port}" in text
     assert f"lookup:{s.lookup.port}" in text
+    assert f"webhooks:{s.webhooks.metrics_port}" in text
     # Scraped from other containers: the metrics listeners must not be loopback-only.
     assert s.worker.metrics_host == "0.0.0.0"
     assert s.sink.metrics_host == "0.0.0.0"
+    assert s.webhooks.metrics_host == "0.0.0.0"
 
 
 def _compose_settings(compose: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Settings:

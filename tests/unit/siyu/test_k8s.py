@@ -106,6 +106,7 @@ def test_ports_and_probes_match_the_settings(k8s_settings: Settings) -> None:
     for host in ("collector", "lookup"):
         assert getattr(k8s_settings, host).host == "0.0.0.0"
     assert k8s_settings.worker.metrics_host == k8s_settings.sink.metrics_host == "0.0.0.0"
+    assert k8s_settings.webhooks.metrics_host == "0.0.0.0"
 
 
 def test_services_select_their_pods() -> None:
