@@ -64,10 +64,13 @@ def register(ctx: StreamContext) -> None:
             batch = avro.decode(event.value)
             project = batch["project"]
             window = windows[partition]
+            # The accepted request this record carries: the collector's outbox sends the
+            # same record again (same key, same receive time) when it was not stored.
+            request = (batch["key"], batch["received_at"])
             events = [
                 e
                 for e in batch["events"]
-                if window.admit(hash((project, e["event_id"])), msg.offset)
+                if window.admit(hash((project, e["event_id"])), msg.offset, request)
             ]
             m.RETRIES.inc(len(batch["events"]) - len(events))
             if events and len(forgotten):

@@ -7,6 +7,9 @@ key), so per source partition we remember which record first carried each id:
 - the same id in a record at a *later* offset is a retry and is dropped;
 - the same id at the *same* offset is a replay of that record (after a restart or a
   rebalance) and is kept, so at-least-once replays still deliver;
+- the same id in a later record that carries the *same request* (the collector sent the
+  accepted request again because the pipeline had not stored it, see the collector's
+  outbox) is kept too: it is the one copy that can still reach the tables;
 - the same id twice inside one record is a duplicate and is dropped.
 
 The memory holds ``capacity`` ids per partition, oldest forgotten first: a retry is
@@ -30,7 +33,7 @@ class RecentEventIds:
         if capacity < 1:
             raise ValueError("capacity must be at least 1")
         self.capacity = capacity
-        self._first: dict[Hashable, int] = {}
+        self._first: dict[Hashable, tuple[int, Hashable]] = {}
         self._order: deque[Hashable] = deque()
         self._offset = -1
         self._in_record: set[Hashable] = set()
@@ -38,8 +41,10 @@ class RecentEventIds:
     def __len__(self) -> int:
         return len(self._first)
 
-    def admit(self, key: Hashable, offset: int) -> bool:
-        """True when the event is new (or a replay of its own record); False for a retry."""
+    def admit(self, key: Hashable, offset: int, request: Hashable = None) -> bool:
+        """True when the event is new, a replay of its own record, or a resend of its own
+        request (``request`` identifies the accepted request a record carries); False for
+        a client retry."""
         if offset != self._offset:
             self._offset = offset
             self._in_record = set()
@@ -48,8 +53,9 @@ class RecentEventIds:
         self._in_record.add(key)
         first = self._first.get(key)
         if first is not None:
-            return first >= offset
-        self._first[key] = offset
+            first_offset, first_request = first
+            return first_offset >= offset or (request is not None and request == first_request)
+        self._first[key] = (offset, request)
         self._order.append(key)
         if len(self._order) > self.capacity:
             self._first.pop(self._order.popleft(), None)

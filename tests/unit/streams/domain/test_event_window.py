@@ -39,3 +39,11 @@ def test_the_oldest_ids_are_forgotten_beyond_the_capacity() -> None:
 def test_capacity_must_be_positive() -> None:
     with pytest.raises(ValueError, match="capacity"):
         RecentEventIds(capacity=0)
+
+
+def test_a_resent_request_is_admitted_and_a_client_retry_is_not() -> None:
+    window = RecentEventIds(capacity=10)
+    assert window.admit("e1", 5, ("k", 1000))
+    assert window.admit("e1", 9, ("k", 1000))  # the collector sent the same request again
+    assert not window.admit("e1", 12, ("k", 2000))  # a new request: a client retry
+    assert not window.admit("e1", 13)  # no request known: a retry
