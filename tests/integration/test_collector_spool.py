@@ -9,6 +9,7 @@ lost, and the supervisor re-creates the topics and restarts sink and workers.
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import threading
 import time
@@ -196,3 +197,40 @@ def test_broker_killed_three_times_under_traffic_stores_every_accepted_event_onc
         assert twice == []
         stats = running.http.get(running.collector_url + "/metrics").text
         assert "siyu_collector_outbox_dropped 0.0" in stats
+
+
+def test_collector_and_broker_killed_together_store_every_accepted_event_once(
+    tmp_path: Path,
+) -> None:
+    """kill -9 of the collector (all its processes) and the broker at the same moment: what
+    the collector had answered for is in its outbox journal on disk and sent again at start."""
+    with running_stack(stack_settings(tmp_path)) as running:
+        stack = running.stack
+        run_id = uuid.uuid4().hex[:8]
+        traffic = Traffic(running.collector_url + "/v1/batch", run_id)
+        traffic.start()
+        try:
+            time.sleep(8)
+            collector = stack.children["collector"].proc
+            assert collector is not None
+            assert stack.broker is not None
+            os.killpg(collector.pid, signal.SIGKILL)
+            stack.broker.send_signal(signal.SIGKILL)
+            collector.wait(10)
+            stack.broker.wait(10)
+            assert {"broker", "collector"} <= set(stack.supervise_once())
+            stack.wait_http(running.collector_url + "/healthz", "collector", 60)
+            time.sleep(5)
+        finally:
+            traffic.stop.set()
+            traffic.join(30)
+        accepted = set(traffic.accepted)
+        assert len(accepted) > 300
+        _wait_all(running, run_id, accepted, tmp_path)
+        twice = running.sql(
+            "SELECT event_id, count() AS n FROM siyu.events "
+            f"WHERE event_id LIKE '{run_id}-%' GROUP BY event_id HAVING n > 1"
+        )
+        assert twice == []
+        log = (tmp_path / "logs" / "collector.log").read_text()
+        assert "messages of an earlier run to send again" in log
