@@ -19,7 +19,7 @@ import pytest
 from siyu.ports import local_settings
 from siyu.preflight import PreflightError, check_before_start
 from siyu.settings import Settings
-from tests.stack import READ_KEY, WRITE_KEY
+from tests.stack import READ_KEY, WRITE_KEY, read_until
 
 pytestmark = pytest.mark.integration
 
@@ -39,25 +39,10 @@ def _siyu_run(
     return proc, env
 
 
-def _read_until(proc: subprocess.Popen[str], marker: str, timeout: float) -> list[str]:
-    assert proc.stdout is not None
-    lines: list[str] = []
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            break
-        lines.append(line.rstrip("\n"))
-        if marker in line:
-            return lines
-    assert proc.stderr is not None
-    raise AssertionError(f"no {marker!r} in {lines}; stderr: {proc.stderr.read()[-3000:]}")
-
-
 def test_sigkill_of_the_supervisor_leaves_no_siyu_process(tmp_path: Path) -> None:
     proc, _ = _siyu_run(tmp_path / "data", "--log-format", "json")
     try:
-        lines = _read_until(proc, "Ctrl-C drains", timeout=300)
+        lines = read_until(proc, "Ctrl-C drains", timeout=300)
         children = psutil.Process(proc.pid).children(recursive=True)
     finally:
         proc.send_signal(signal.SIGKILL)
@@ -145,11 +130,11 @@ def test_second_ctrl_c_stops_at_once(tmp_path: Path) -> None:
     proc, _ = _siyu_run(tmp_path / "data", settings=settings)
     run_id = uuid.uuid4().hex[:8]
     try:
-        _read_until(proc, "Ctrl-C drains", timeout=300)
+        read_until(proc, "Ctrl-C drains", timeout=300)
         children = psutil.Process(proc.pid).children(recursive=True)
         accepted = _post_batches(settings, run_id, 40)
         proc.send_signal(signal.SIGINT)
-        _read_until(proc, "stopping: collector, draining", timeout=30)
+        read_until(proc, "stopping: collector, draining", timeout=30)
         proc.send_signal(signal.SIGINT)
         rest, errors = proc.communicate(timeout=120)
     finally:
@@ -165,7 +150,7 @@ def test_second_ctrl_c_stops_at_once(tmp_path: Path) -> None:
     assert len(accepted) == 2000
     again, _ = _siyu_run(tmp_path / "data", settings=settings)
     try:
-        _read_until(again, "Ctrl-C drains", timeout=300)
+        read_until(again, "Ctrl-C drains", timeout=300)
         sql = f"http://{settings.sql.host}:{settings.sql.port}/"
         query = (
             "SELECT event_id, count() AS n FROM siyu.events "
