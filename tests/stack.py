@@ -22,6 +22,7 @@ __all__ = [
     "RunningStack",
     "assert_all_landed",
     "free_port",
+    "read_until",
     "restart_child",
     "restart_worker",
     "running_stack",
