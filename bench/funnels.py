@@ -8,7 +8,8 @@
    Goal: >= 20,000 events/s.
 2. The slowest Grafana panel query (and the overview's) on ``BENCH_FUNNELS_EVENTS``
    demo events (default 10,000,000) in chDB, against a plain scan of the same table
-   (events per event name) as the baseline. Goal: < 1 s.
+   (events per event name) as the baseline, and the five slowest panels by name (the
+   ``make bench`` table lists them). Goal: < 1 s for every panel.
 
 ``python -m bench.funnels`` prints the figures and writes bench/results/funnels.json.
 """
@@ -185,6 +186,8 @@ def _dashboards(result: BenchResult) -> None:
         timings.sort(reverse=True)
         slowest, _ = timings[0]
         result.add("slowest dashboard query", slowest, "s", baseline=scan, goal="< 1 s")
+        for rank, (seconds, name) in enumerate(timings[:5], 1):
+            result.add(f"slow panel {rank}: {name}", seconds, "s", baseline=scan, goal="< 1 s")
         result.add("demo events loaded", loaded, "events")
         result.notes += "slowest panels: " + "; ".join(f"{n} {t:.2f}s" for t, n in timings[:5])
         writer.close()

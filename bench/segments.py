@@ -16,6 +16,7 @@ import httpx
 import orjson
 
 from bench.core import BenchResult, percentile
+from bench.segment_hops import HOPS, hop_times
 from bench.traffic import offer
 from siyu.embedded import Stack
 from siyu.ports import free_port, local_settings
@@ -70,9 +71,9 @@ async def _watch_members(client: httpx.AsyncClient, lookup: str, seen: dict[str,
 
 async def _measure(
     collector: str, lookup: str, settings: Settings
-) -> tuple[int, dict[str, float], dict[str, float]]:
+) -> tuple[int, dict[str, float], dict[str, float], dict[str, str]]:
     """Probe under load; return (probes accepted, user id → sent at, user id → first seen
-    in the API)."""
+    in the API, user id → the probe's anonymous id)."""
     run_id = uuid.uuid4().hex[:6]
     seen: dict[str, float] = {}
     stop = asyncio.Event()
@@ -89,16 +90,26 @@ async def _measure(
         await load
         deadline = time.time() + 120
         sent: dict[str, float] = {}
+        anons: dict[str, str] = {}
         for anon, at in sent_by_anon.items():
             while at is not None and time.time() < deadline:
                 found = await client.get(f"{lookup}/v1/users/anonymous_id/{anon}", headers=READ)
                 if found.status_code == 200 and SEGMENT in found.json()["segments"]:
                     sent[found.json()["user_id"]] = at
+                    anons[found.json()["user_id"]] = anon
                     break
                 await asyncio.sleep(0.5)
         stop.set()
         await watcher
-    return sum(at is not None for at in sent_by_anon.values()), sent, seen
+    return sum(at is not None for at in sent_by_anon.values()), sent, seen, anons
+
+
+def _operator(settings: Settings) -> tuple[str, str]:
+    """The SQL endpoint's operator login (``inserted_at`` is not in the project views)."""
+    key = settings.sql.operator_key
+    if key is None:
+        raise RuntimeError("the benchmark needs the SQL endpoint's operator key")
+    return ("siyu_operator", key.get_secret_value())
 
 
 def run() -> BenchResult:
@@ -125,7 +136,8 @@ def run() -> BenchResult:
                 headers=admin,
             ).raise_for_status()
             time.sleep(2)  # the webhook process and workers read the new configuration
-            probes, sent_by_user, seen = asyncio.run(_measure(collector, lookup, settings))
+            probes, sent_by_user, seen, anons = asyncio.run(_measure(collector, lookup, settings))
+            hops = hop_times(settings, anons)
             time.sleep(5)
             rows = httpx.get(
                 f"http://127.0.0.1:{settings.sql.port}/",
@@ -133,6 +145,7 @@ def run() -> BenchResult:
                     "query": "SELECT dateDiff('millisecond', received_at, inserted_at) "
                     "FROM siyu.events WHERE event_id LIKE 'probe-%-v' FORMAT JSONEachRow"
                 },
+                auth=_operator(settings),
             ).text.splitlines()
         finally:
             stack.stop()
@@ -156,6 +169,11 @@ def run() -> BenchResult:
                baseline=percentile(raw, 50))  # fmt: skip
     result.add("POST → webhook delivered p99", percentile(webhook, 99), "ms",
                baseline=percentile(raw, 99), goal=goal)  # fmt: skip
+    sent_by_anon = {anons[u]: at for u, at in sent_by_user.items()}
+    for topic in HOPS:  # where the change waits: each hop's record, from the POST
+        waits = sorted((t - sent_by_anon[a]) * 1000 for a, t in hops[topic].items())
+        for p in (50, 99):
+            result.add(f"POST → first record on {topic} p{p}", percentile(waits, p), "ms")
     result.notes = (
         "2 shared cores; the load generator, the probes and the receiver run on the same "
         "machine as the stack"

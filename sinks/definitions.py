@@ -11,6 +11,10 @@ Migrations name them with ``{{…}}`` markers instead of repeating a rule:
   segment key (:data:`streams.domain.rfm.SEGMENT_LABELS`); an unknown key is shown as is.
 - ``{{scene_name(<scene expression>)}}``: the name of a WeChat scene value from the scene
   dictionary (``scenes.yaml`` ``names``); empty for a scene without a name.
+- ``{{entry_channel(<context>, <properties>)}}`` and ``entry_campaign``,
+  ``entry_material``, ``entry_utm_source``, ``entry_utm_medium``, ``entry_scene``: one
+  event's entry fields as the tag engine reads them (:mod:`sinks.entry_sql`, from the
+  scene dictionary ``scenes.yaml``).
 - ``{{project_zones}}``: ``(project, timezone)`` tuples of every configured project.
 - ``{{fission_share_events}}``, ``{{fission_visit_step}}``, ``{{fission_success_step}}``,
   ``{{fission_order_step}}``: the fission funnel of the funnel file (step numbers found
@@ -23,8 +27,10 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from sinks.entry_sql import ENTRY_FIELDS, EntrySql
 from streams.domain.funnel_defs import FunnelSet
 from streams.domain.rfm import SEGMENT_LABELS
+from streams.domain.tag_definitions import SceneDictionary
 from streams.zones import DEFAULT_ZONE
 
 __all__ = ["DEFAULT_ZONE", "SqlDefinitions", "quote"]
@@ -46,21 +52,26 @@ class SqlDefinitions:
     visit_step: int = 2
     success_step: int = 3
     order_step: int = 4
-    scene_names: Mapping[int, str] = field(default_factory=dict)
+    scenes: SceneDictionary = field(default_factory=SceneDictionary)
+    """The scene dictionary: channel classes and scene names."""
+
+    @property
+    def scene_names(self) -> Mapping[int, str]:
+        return self.scenes.names
 
     @classmethod
     def build(
         cls,
         zones: Mapping[str, str],
         funnels: FunnelSet,
-        scene_names: Mapping[int, str] | None = None,
+        scenes: SceneDictionary | None = None,
     ) -> SqlDefinitions:
         """From the projects' zones, the funnel file's fission funnel and the scene
-        dictionary's names."""
+        dictionary."""
         fission = funnels.fission_funnel
-        names = dict(scene_names or {})
+        names = scenes or SceneDictionary()
         if fission is None:
-            return cls(zones=dict(zones), scene_names=names)
+            return cls(zones=dict(zones), scenes=names)
         steps = [s.name for s in fission.steps]
         visit = next((i for i, s in enumerate(fission.steps, 1) if s.via_share), 2)
         success = steps.index(funnels.fission.success_step) + 1
@@ -70,7 +81,7 @@ class SqlDefinitions:
             visit_step=visit,
             success_step=success,
             order_step=len(steps),
-            scene_names=names,
+            scenes=names,
         )
 
     def zone(self, project: str) -> str:
@@ -107,6 +118,9 @@ class SqlDefinitions:
                 keys = ", ".join(quote(str(k)) for k in sorted(self.scene_names))
                 labels = ", ".join(quote(self.scene_names[k]) for k in sorted(self.scene_names))
                 return f"transform(toString({args[0]}), [{keys}], [{labels}], '')"
+            if name.removeprefix("entry_") in ENTRY_FIELDS:
+                field_sql = getattr(EntrySql(self.scenes), name.removeprefix("entry_"))
+                return str(field_sql(args[0], args[1]))
             if name == "project_zones":
                 zones = dict(self.zones) or {"default": self.default_zone}
                 return ", ".join(f"({quote(p)}, {quote(z)})" for p, z in sorted(zones.items()))

@@ -51,7 +51,7 @@ def open_writer(settings: Settings) -> ClickHouseWriter:
 def sql_definitions(settings: Settings) -> SqlDefinitions:
     """The definitions the migrations share with the workers: zones and funnels."""
     zones = {name: p.timezone for name, p in settings.projects.items()}
-    scenes = load_definitions(settings.tags.file).scenes.names
+    scenes = load_definitions(settings.tags.file).scenes
     return SqlDefinitions.build(zones, load_funnels(settings.worker.funnels_file), scenes)
 
 

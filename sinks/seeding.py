@@ -8,7 +8,8 @@ every key is produced back to the partition it came from, with its replay-protec
 offsets cleared (source offsets restart at 0 on a new broker). Faust then recovers the
 table from its changelog as usual. Tables whose changelog still holds data are left
 alone: Faust's own recovery is exact there. Configuration topics (segment definitions,
-webhook subscriptions) are republished the same way from their own tables.
+webhook subscriptions, the item catalogue) are republished the same way from their own
+tables.
 """
 
 from __future__ import annotations
@@ -99,14 +100,19 @@ CONFIG_TOPICS: dict[str, str] = {
     "webhooks.subscriptions": (
         "SELECT argMax(record, version) FROM siyu.webhook_subscriptions GROUP BY project, id"
     ),
+    "items.catalogue": (
+        "SELECT argMax(record, version) FROM siyu.items WHERE record != '' "
+        "GROUP BY project, item_type, item_id"
+    ),
 }
 
 
 async def seed_empty_config_topics(
     writer: ClickHouseWriter, *, bootstrap: str, topic: Callable[[str], str]
 ) -> dict[str, int]:
-    """Republish segment definitions and webhook subscriptions into their topics when the
-    broker lost them (the topics are empty); return ``{topic: records republished}``."""
+    """Republish segment definitions, webhook subscriptions and the item catalogue into
+    their topics when the broker lost them (the topics are empty); return
+    ``{topic: records republished}``."""
     seeded: dict[str, int] = {}
     for name, sql in CONFIG_TOPICS.items():
         full = topic(name)

@@ -71,7 +71,7 @@ class Settings(BaseSettings):
     )
 
     data_dir: Path = Path("data")
-    """chDB data, the collector's spool and the logs of the embedded stack."""
+    """chDB data, the collector's spool, the webhook outbox and the logs of the embedded stack."""
     projects: dict[str, Project] = Field(default_factory=default_projects)
     """JSON in ``SIYU_PROJECTS``: ``{"name": {"write_key": "…", "read_key": "…"}}``."""
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)

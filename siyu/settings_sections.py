@@ -239,6 +239,11 @@ class WebhookSettings(BaseSettings):
     """Longest pause between two retries of a delivery."""
     concurrency: int = Field(default=8, ge=1)
     """Requests in flight per subscription (users in parallel; one user's in order)."""
+    max_pending: int = Field(default=100_000, ge=1)
+    """Unfinished deliveries kept per subscription (on disk, and queued in memory); a change
+    beyond that goes to the subscription's dead letters (reason ``backlog_full``)."""
+    keep_done_s: float = Field(default=3600.0, gt=0)
+    """How long a finished delivery is remembered, so a change read again is not resent."""
 
 
 class WorkerSettings(BaseSettings):

@@ -96,6 +96,11 @@ TOPICS: tuple[TopicSpec, ...] = (
         sink_reads=True,
     ),
     TopicSpec(
+        "items.catalogue",
+        partitions=1,
+        doc="item catalogue states (item_set / item_delete) keyed by project/type/id (workers)",
+    ),
+    TopicSpec(
         "webhooks.subscriptions",
         partitions=1,
         doc="webhook subscriptions keyed by id (lookup, webhooks, sink)",

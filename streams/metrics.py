@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
-__all__ = ["DEFINITIONS_LOADED", "EVENTS", "READY", "RECORD_SECONDS", "SEEDED"]
+__all__ = [
+    "DEFINITIONS_LOADED",
+    "EVENTS",
+    "ITEMS",
+    "ITEMS_UPDATED",
+    "READY",
+    "RECORD_SECONDS",
+    "SEEDED",
+]
 
 EVENTS = Counter("siyu_stream_events_total", "Events processed by agent and outcome", ["agent"])
 RECORD_SECONDS = Histogram(
@@ -18,4 +26,9 @@ DEFINITIONS_LOADED = Gauge(
     "siyu_stream_definitions_loaded_timestamp_seconds",
     "When the worker's tag or segment definitions (with the live-code registry) last took effect",
     ["kind"],
+)
+ITEMS = Gauge("siyu_stream_items", "Items currently set in the worker's item catalogue")
+ITEMS_UPDATED = Gauge(
+    "siyu_stream_items_updated_timestamp_seconds",
+    "When the worker's item catalogue last took a change (item_set / item_delete)",
 )

@@ -8,8 +8,10 @@ from typing import Any
 
 import pytest
 from hypothesis import settings
+from pydantic import SecretStr
 
-from siyu.settings import Settings
+from siyu.settings import Project, Settings, default_projects
+from tests.ground_truth.scenario import PROJECTS, keys
 from tests.stack import RunningStack, running_stack, stack_settings
 
 # Same examples on every run: a green run stays green, and coverage does not depend on luck.
@@ -31,8 +33,19 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningStack]:
 
     Tests sharing it must use their own event ids / identities and assert on those.
     """
-    with running_stack(stack_settings(tmp_path_factory.mktemp("stack"))) as running:
+    projects = {**default_projects(), **ground_truth_projects()}
+    settings = stack_settings(tmp_path_factory.mktemp("stack"), projects=projects)
+    with running_stack(settings) as running:
         yield running
+
+
+def ground_truth_projects() -> dict[str, Project]:
+    """The projects of the analytics scenario (tests/ground_truth), besides the demo one."""
+    out = {}
+    for name, zone in PROJECTS.items():
+        write, read = keys(name)
+        out[name] = Project(write_key=SecretStr(write), read_key=SecretStr(read), timezone=zone)
+    return out
 
 
 @pytest.fixture

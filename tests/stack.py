@@ -104,6 +104,40 @@ class RunningStack:
             time.sleep(0.25)
         raise AssertionError(f"timed out after {timeout}s: {query!r} last gave {value!r}")
 
+    def lookup_until(
+        self, path: str, ok: Callable[[Any], bool], timeout: float = 30.0
+    ) -> dict[str, Any]:
+        """GET ``/v1/users/{path}`` from the lookup API until ``ok(answer)``; return it."""
+        deadline = time.monotonic() + timeout
+        doc: Any = None
+        while time.monotonic() < deadline:
+            answer = self.http.get(
+                f"{self.lookup_url}/v1/users/{path}", headers={"X-Siyu-Key": READ_KEY}
+            )
+            if answer.status_code == 200:
+                doc = answer.json()
+                if ok(doc):
+                    return dict(doc)
+            time.sleep(0.2)
+        raise AssertionError(f"lookup {path} never satisfied the check; last answer {doc!r}")
+
+    def wait_for_worker_metric(
+        self, sample: str, predicate: Callable[[float], bool], timeout: float = 30.0
+    ) -> float:
+        """Poll the first worker's ``/metrics`` until the sample (name with labels, as
+        printed) satisfies ``predicate``; return its value."""
+        url = f"http://127.0.0.1:{self.settings.worker.metrics_port}/metrics"
+        deadline = time.monotonic() + timeout
+        value = float("nan")
+        while time.monotonic() < deadline:
+            for line in self.http.get(url).text.splitlines():
+                if line.startswith(sample + " "):
+                    value = float(line.split()[-1])
+            if predicate(value):
+                return value
+            time.sleep(0.25)
+        raise AssertionError(f"worker metric {sample} never satisfied the check (last {value})")
+
     def wait_drained(self, timeout: float = 60.0) -> None:
         if not self.stack.drain(timeout=timeout):
             raise AssertionError("pipeline did not drain")

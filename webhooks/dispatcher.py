@@ -22,7 +22,7 @@ import httpx
 from schemas.segment_records import Subscription, WebhookDelivery
 from siyu.settings import WebhookSettings
 from webhooks import metrics
-from webhooks.jobs import Job
+from webhooks.jobs import Job, attempt_record
 from webhooks.retry import judge
 from webhooks.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 
@@ -32,16 +32,30 @@ logger = logging.getLogger(__name__)
 
 Log = Callable[[WebhookDelivery], Awaitable[None]]
 Done = Callable[[Job], None]
+Retried = Callable[[Job, int, float], None]
+"""Called after a failed attempt that will be retried: (job, attempts so far, first try)."""
+
+
+def _ignore_retry(job: Job, attempts: int, first_try: float) -> None:
+    """No store to tell."""
 
 
 class Lane:
     """The deliveries of one subscription."""
 
-    def __init__(self, sub: Subscription, settings: WebhookSettings, log: Log, done: Done) -> None:
+    def __init__(
+        self,
+        sub: Subscription,
+        settings: WebhookSettings,
+        log: Log,
+        done: Done,
+        retried: Retried = _ignore_retry,
+    ) -> None:
         self.sub = sub
         self.settings = settings
         self.log = log
         self.done = done
+        self.retried = retried
         self.queues: dict[str, deque[Job]] = {}
         self.ready: asyncio.Queue[str] = asyncio.Queue()
         self.first_try: dict[str, float] = {}
@@ -65,6 +79,14 @@ class Lane:
         else:
             queue.append(job)
         self._count(+1)
+
+    def restore(self, job: Job, attempts: int, first_try: float | None) -> None:
+        """Queue a job loaded back after a restart, with its attempts so far."""
+        if attempts:
+            self.attempts[job.event_id] = attempts
+        if first_try is not None:
+            self.first_try[job.event_id] = first_try
+        self.add(job)
 
     def _count(self, n: int) -> None:
         self.backlog += n
@@ -145,14 +167,8 @@ class Lane:
             metrics.FAILED.labels(subscription=sub_id, outcome=verdict.kind).inc()
         final = verdict.kind != "retry"
         await self.log(
-            WebhookDelivery(
-                subscription_id=sub_id,
-                project=job.project,
-                user_id=job.user_id,
-                event_id=job.event_id,
-                kind=job.kind,
-                name=job.name,
-                change=job.change,
+            attempt_record(
+                job,
                 attempt=attempt,
                 status=status or 0,
                 outcome=verdict.kind,
@@ -166,6 +182,7 @@ class Lane:
             self.first_try.pop(job.event_id, None)
             self.attempts.pop(job.event_id, None)
             return None
+        self.retried(job, attempt, first)
         logger.info(
             "webhook %s to %s: %s; retry %d in %.1fs", job.event_id, self.sub.url,
             verdict.reason, attempt, verdict.wait_s,
@@ -176,10 +193,13 @@ class Lane:
 class Dispatcher:
     """Lanes of every active subscription; follows subscription changes."""
 
-    def __init__(self, settings: WebhookSettings, log: Log, done: Done) -> None:
+    def __init__(
+        self, settings: WebhookSettings, log: Log, done: Done, retried: Retried = _ignore_retry
+    ) -> None:
         self.settings = settings
         self.log = log
         self.done = done
+        self.retried = retried
         self.lanes: dict[str, Lane] = {}
 
     def sync(self, active: list[Subscription]) -> list[Lane]:
@@ -187,7 +207,7 @@ class Dispatcher:
         wanted = {s.id: s for s in active}
         for sub_id, sub in wanted.items():
             if sub_id not in self.lanes:
-                self.lanes[sub_id] = Lane(sub, self.settings, self.log, self.done)
+                self.lanes[sub_id] = Lane(sub, self.settings, self.log, self.done, self.retried)
         gone = [lane for sub_id, lane in self.lanes.items() if sub_id not in wanted]
         for lane in gone:
             del self.lanes[lane.sub.id]

@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 
 import orjson
 
-from schemas.segment_records import SegmentChanges, Subscription
+from schemas.segment_records import SegmentChanges, Subscription, WebhookDelivery
 from schemas.tag_records import TagChanges
 
-__all__ = ["Job", "segment_jobs", "tag_jobs"]
+__all__ = ["Job", "attempt_record", "segment_jobs", "tag_jobs"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +32,36 @@ class Job:
     body: bytes = field(repr=False)
     source: tuple[str, int, int] = ("", 0, 0)
     """(topic, partition, offset) of the record it came from."""
+
+
+def attempt_record(
+    job: Job,
+    *,
+    attempt: int,
+    status: int,
+    outcome: str,
+    latency_ms: float,
+    at: int,
+    error: str,
+    body: str = "",
+) -> WebhookDelivery:
+    """The ``webhooks.deliveries`` record of one attempt at ``job`` (or of its refusal)."""
+    return WebhookDelivery(
+        subscription_id=job.subscription_id,
+        project=job.project,
+        user_id=job.user_id,
+        event_id=job.event_id,
+        kind=job.kind,
+        name=job.name,
+        change=job.change,
+        attempt=attempt,
+        status=status,
+        outcome=outcome,
+        latency_ms=latency_ms,
+        at=at,
+        error=error,
+        body=body,
+    )
 
 
 def _event_id(sub: Subscription, user: str, kind: str, name: str, change: str, at: int,

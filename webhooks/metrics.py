@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
-__all__ = ["BACKLOG", "DELIVERED", "FAILED", "LATENCY"]
+__all__ = ["BACKLOG", "DELIVERED", "FAILED", "LATENCY", "OVERFLOW"]
 
 DELIVERED = Counter(
     "siyu_webhook_delivered_total", "Deliveries the receiver accepted (2xx)", ["subscription"]
@@ -21,3 +21,8 @@ LATENCY = Histogram(
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 3600, 86400),
 )
 BACKLOG = Gauge("siyu_webhook_backlog", "Deliveries waiting or being retried", ["subscription"])
+OVERFLOW = Counter(
+    "siyu_webhook_overflow_total",
+    "Changes not queued because the subscription already held max_pending (dead letters)",
+    ["subscription"],
+)

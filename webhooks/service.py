@@ -9,9 +9,13 @@ group, turns each change into one job per matching subscription
 (:mod:`webhooks.dispatcher`). Every attempt is published on ``webhooks.deliveries``
 (sunk into ``siyu.webhook_deliveries`` and, when given up, ``siyu.webhook_dead_letters``).
 
-At-least-once: the offset committed for a partition is the lowest one whose jobs are not
-all finished, so after a crash every unfinished delivery is made again (with the same
-``event_id``), and nothing finished holds anything back but its own partition's commit.
+Durable and bounded: every job is written to the on-disk outbox (:mod:`webhooks.outbox`)
+before the offsets of the records it came from are committed, and stays there until its
+delivery is finished. After a crash the unfinished jobs are loaded back (with their
+attempts) and delivered once each; a change read again is recognised and not queued
+twice. A subscription holding ``max_pending`` unfinished jobs takes no more: the next
+ones go to its dead letters with the reason ``backlog_full`` (and
+``siyu_webhook_overflow_total``), never dropped silently.
 """
 
 from __future__ import annotations
@@ -19,11 +23,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections import Counter
+import time
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import KafkaError
-from aiokafka.structs import OffsetAndMetadata
 from prometheus_client import start_http_server
 
 from lookup.segment_index import SubscriptionIndex
@@ -37,43 +40,19 @@ from schemas.segment_records import (
 from schemas.tag_records import decode_tag_changes
 from siyu.config_topics import ConfigTopic
 from siyu.settings import Settings
+from webhooks import metrics
 from webhooks.dispatcher import Dispatcher, Lane
-from webhooks.jobs import Job, segment_jobs, tag_jobs
+from webhooks.jobs import Job, attempt_record, segment_jobs, tag_jobs
+from webhooks.outbox import Outbox
 
-__all__ = ["Watermarks", "serve"]
+__all__ = ["WebhookService", "serve"]
 
 logger = logging.getLogger(__name__)
 
-# How often finished offsets are committed.
+# How often read offsets are committed (their jobs are in the outbox by then), and finished
+# jobs older than keep_done_s purged from it.
 _COMMIT_S = 1.0
-
-
-class Watermarks:
-    """Per partition: offsets with unfinished jobs, and the next offset to read."""
-
-    def __init__(self) -> None:
-        self.pending: dict[TopicPartition, Counter[int]] = {}
-        self.next: dict[TopicPartition, int] = {}
-
-    def read(self, tp: TopicPartition, offset: int, jobs: int) -> None:
-        self.next[tp] = max(self.next.get(tp, 0), offset + 1)
-        if jobs:
-            self.pending.setdefault(tp, Counter())[offset] += jobs
-
-    def finished(self, tp: TopicPartition, offset: int) -> None:
-        held = self.pending.get(tp)
-        if held is None or offset not in held:
-            return
-        held[offset] -= 1
-        if held[offset] <= 0:
-            del held[offset]
-
-    def committable(self) -> dict[TopicPartition, int]:
-        out = {}
-        for tp, nxt in self.next.items():
-            held = self.pending.get(tp)
-            out[tp] = min(held) if held else nxt
-        return out
+_PURGE_S = 60.0
 
 
 class WebhookService:
@@ -81,12 +60,19 @@ class WebhookService:
         self.settings = settings
         self.subscriptions = SubscriptionIndex()
         self.config = ConfigTopic(settings.kafka, "webhooks.subscriptions", self._subscription)
-        self.marks = Watermarks()
+        w = settings.webhooks
+        self.outbox = Outbox(
+            settings.data_dir / "webhooks" / "outbox.sqlite3",
+            max_pending=w.max_pending,
+            keep_done_s=w.keep_done_s,
+        )
         self.producer = AIOKafkaProducer(
             bootstrap_servers=settings.kafka.bootstrap,
             linger_ms=settings.kafka.producer_linger_ms,
         )
-        self.dispatcher = Dispatcher(settings.webhooks, self._log, self._done)
+        self.dispatcher = Dispatcher(
+            settings.webhooks, self._log, self._done, self.outbox.attempted
+        )
         k = settings.kafka
         self.segments_topic = k.topic("segments.changes")
         self.tags_topic = k.topic("tags.changes")
@@ -104,9 +90,24 @@ class WebhookService:
             task.add_done_callback(self._closing.discard)
 
     async def _retire(self, lane: Lane) -> None:
-        for job in await lane.close():
-            self._done(job)
-        logger.info("subscription %s removed: its lane is closed", lane.sub.id)
+        left = len(await lane.close())
+        self.outbox.drop_subscription(lane.sub.id)
+        logger.info(
+            "subscription %s removed: its lane is closed (%d undelivered)", lane.sub.id, left
+        )
+
+    def _restore(self) -> None:
+        """Queue the unfinished jobs of the outbox again; forget those of subscriptions
+        deleted meanwhile."""
+        for sub_id in self.outbox.subscriptions() - set(self.dispatcher.lanes):
+            n = self.outbox.drop_subscription(sub_id)
+            logger.info("subscription %s was removed: %d undelivered jobs dropped", sub_id, n)
+        for sub_id, lane in self.dispatcher.lanes.items():
+            pending = self.outbox.pending(sub_id)
+            for p in pending:
+                lane.restore(p.job, p.attempts, p.first_try)
+            if pending:
+                logger.info("subscription %s: %d deliveries resumed", sub_id, len(pending))
 
     async def _log(self, delivery: WebhookDelivery) -> None:
         await self.producer.send(
@@ -116,8 +117,32 @@ class WebhookService:
         )
 
     def _done(self, job: Job) -> None:
-        topic, partition, offset = job.source
-        self.marks.finished(TopicPartition(topic, partition), offset)
+        self.outbox.finish(job, time.time())
+
+    async def _queue(self, jobs: list[Job]) -> None:
+        """Store then queue ``jobs``; the overflow becomes dead letters."""
+        queued, overflow = self.outbox.add(jobs, time.time())
+        for job in queued:
+            if not self.dispatcher.add(job):  # its subscription was removed meanwhile
+                self._done(job)
+        for job in overflow:
+            metrics.OVERFLOW.labels(subscription=job.subscription_id).inc()
+            await self._log(
+                attempt_record(
+                    job,
+                    attempt=0,
+                    status=0,
+                    outcome="dead_letter",
+                    latency_ms=0.0,
+                    at=int(time.time() * 1000),
+                    error=f"backlog_full: {self.outbox.max_pending} deliveries already pending",
+                    body=job.body.decode(),
+                )
+            )
+        if overflow:
+            logger.warning(
+                "%d webhook deliveries over the backlog bound: dead letters", len(overflow)
+            )
 
     def jobs_of(self, topic: str, value: bytes, source: tuple[str, int, int]) -> list[Job]:
         subs = self.subscriptions.active()
@@ -138,6 +163,7 @@ class WebhookService:
         try:
             await self.config.caught_up.wait()
             logger.info("webhooks: %d subscriptions", len(self.subscriptions.active()))
+            self._restore()
             while not stop.is_set():
                 try:
                     await self._consume(stop)
@@ -149,6 +175,7 @@ class WebhookService:
             await asyncio.gather(config_task, return_exceptions=True)
             await self.dispatcher.close()
             await self.producer.stop()
+            self.outbox.close()
 
     async def _consume(self, stop: asyncio.Event) -> None:
         s = self.settings
@@ -164,35 +191,31 @@ class WebhookService:
         )
         await consumer.start()
         loop = asyncio.get_running_loop()
-        last_commit = loop.time()
+        last_commit = last_purge = loop.time()
+        uncommitted = False
         try:
             while not stop.is_set():
                 found = await consumer.getmany(timeout_ms=100, max_records=1000)
-                for tp, records in found.items():
-                    for r in records:
-                        jobs = (
-                            self.jobs_of(tp.topic, r.value, (tp.topic, tp.partition, r.offset))
-                            if r.value is not None
-                            else []
-                        )
-                        jobs = [j for j in jobs if self.dispatcher.add(j)]
-                        self.marks.read(tp, r.offset, len(jobs))
-                if loop.time() - last_commit >= _COMMIT_S:
-                    await self._commit(consumer)
-                    last_commit = loop.time()
-            await self._commit(consumer)
+                jobs = [
+                    job
+                    for tp, records in found.items()
+                    for r in records
+                    if r.value is not None
+                    for job in self.jobs_of(tp.topic, r.value, (tp.topic, tp.partition, r.offset))
+                ]
+                if jobs:
+                    await self._queue(jobs)
+                uncommitted = uncommitted or bool(found)
+                if uncommitted and loop.time() - last_commit >= _COMMIT_S:
+                    # Everything read so far is in the outbox: its offsets can go.
+                    await consumer.commit()
+                    last_commit, uncommitted = loop.time(), False
+                if loop.time() - last_purge >= _PURGE_S:
+                    self.outbox.purge(time.time())
+                    last_purge = loop.time()
+            await consumer.commit()
         finally:
             await consumer.stop()
-
-    async def _commit(self, consumer: AIOKafkaConsumer) -> None:
-        assigned = consumer.assignment()
-        offsets = {
-            tp: OffsetAndMetadata(off, "")
-            for tp, off in self.marks.committable().items()
-            if tp in assigned
-        }
-        if offsets:
-            await consumer.commit(offsets)
 
 
 async def serve(settings: Settings) -> None:

@@ -145,7 +145,7 @@ FUNNELS = dashboard(
             "Paid users per entry day by platform",
             f"""SELECT toDateTime(day, {TZ}) AS t, value AS platform, users
             FROM siyu.funnel_counts_by_breakdown WHERE {PROJECT} AND funnel = 'commerce' AND dimension = 'platform'
-            AND step = 1 AND $__dateFilter(day) ORDER BY t""",
+            AND step_name = 'pay_order' AND $__dateFilter(day) ORDER BY t""",
             "timeseries",
         ),
         sql(

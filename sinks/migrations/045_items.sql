@@ -13,10 +13,15 @@ CREATE TABLE IF NOT EXISTS siyu.items
     updated_at   DateTime64(3, 'UTC'),
     event_id     String,
     deleted      UInt8,
-    version      UInt64
+    version      UInt64,
+    record       String DEFAULT ''
 )
 ENGINE = ReplacingMergeTree(version, deleted)
 ORDER BY (project, item_type, item_id);
+
+-- The item's state as its items.catalogue record (Avro, hex): the stream workers' live
+-- catalogue is republished from here when the broker lost the topic.
+ALTER TABLE siyu.items ADD COLUMN IF NOT EXISTS record String DEFAULT '' AFTER version;
 
 -- Each item's content tags (item_set property `content_tags`, a list), for joining events
 -- that carry a content_id with the catalogue.

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
-
-import orjson
+from typing import Any
 
 from schemas.codec import codec
+from schemas.item_records import ITEM_TYPES, encode_item, item_state_of
 from schemas.records import decode_dead_letter
 from sinks.route import Record, Route, Row, TableSpec
 from siyu.settings import Settings
@@ -52,9 +52,9 @@ ITEMS = TableSpec(
         "event_id",
         "deleted",
         "version",
+        "record",
     ),
 )
-_ITEM_TYPES = frozenset({"item_set", "item_delete"})
 DEAD_LETTERS = TableSpec(
     "siyu.dead_letters",
     (
@@ -105,31 +105,26 @@ def event_rows(record: Record) -> Iterator[tuple[TableSpec, Row]]:
                 e["entry"],
             ),
         )
-        if e["type"] in _ITEM_TYPES:
+        if e["type"] in ITEM_TYPES:
             yield from _item_rows(project, e)
 
 
-def _item_rows(project: str, e: dict[str, object]) -> Iterator[tuple[TableSpec, Row]]:
-    """The catalogue row of one item event (the collector checked ``context.item``)."""
-    item = orjson.loads(str(e["context"])).get("item") or {}
-    deleted = e["type"] == "item_delete"
-    time = int(str(e["time"]))
-    # Ordered by the sender's own clock: the stored time is corrected per request by
-    # that request's arrival, and two requests sent a millisecond apart may arrive swapped.
-    client_time = e["client_time"]
-    sent = time if client_time is None else int(str(client_time))
+def _item_rows(project: str, e: dict[str, Any]) -> Iterator[tuple[TableSpec, Row]]:
+    """The catalogue row of one item event (the collector checked ``context.item``); the
+    Avro record is kept too, to republish ``items.catalogue`` after a broker restart."""
+    item = item_state_of(project, e)
     yield (
         ITEMS,
         (
             project,
-            str(item.get("type", "")),
-            str(item.get("id", "")),
-            "{}" if deleted else e["properties"],
-            time,
-            e["event_id"],
-            1 if deleted else 0,
-            # The latest event wins; within one millisecond a delete wins.
-            sent * 2 + deleted,
+            item.item_type,
+            item.item_id,
+            "{}" if item.deleted else e["properties"],
+            item.updated_at,
+            item.event_id,
+            1 if item.deleted else 0,
+            item.version,
+            encode_item(item).hex(),
         ),
     )
 

@@ -23,6 +23,7 @@ from streams.agents import identity_links
 from streams.agents import identity_metrics as m
 from streams.agents.identity_config import load_rules
 from streams.agents.identity_table import GraphStore, graph_table
+from streams.agents.items import publish_items
 from streams.agents.privacy import suppressed_table
 from streams.context import StreamContext
 from streams.domain.event_window import RecentEventIds
@@ -41,6 +42,7 @@ def register(ctx: StreamContext) -> None:
     raw = ctx.topic("events.raw")
     stitched = ctx.topic("events.stitched")
     links = ctx.topic("identity.links")
+    items = ctx.topic("items.catalogue")
     capacity = ctx.settings.identity.dedupe_window
     windows: dict[int, RecentEventIds] = {}
     barriers: dict[int, LinkBarrier] = {}
@@ -78,6 +80,7 @@ def register(ctx: StreamContext) -> None:
                 metrics.EVENTS.labels(agent=f"privacy_{later}").inc(hit)
             if not events:
                 continue
+            await publish_items(items, project, events)
             owner = graph.committed_owner(project)
             plan = plan_record(
                 rules, owner, project, [(e["event_id"], e["type"], e["identities"]) for e in events]

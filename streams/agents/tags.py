@@ -39,6 +39,7 @@ from schemas.records import DeadLetter, EventBatch, TrackEvent, encode_dead_lett
 from schemas.segment_records import UserProperties, encode_properties, encode_segment_changes
 from schemas.tag_records import encode_tag_changes
 from streams import metrics
+from streams.agents.items import LiveItems
 from streams.agents.segment_defs import SegmentDefinitions
 from streams.context import StreamContext
 from streams.domain.profile import Credit
@@ -108,6 +109,7 @@ class _Tags:
         self.properties = ctx.topic("properties.changes")
         self.dead_letters = ctx.topic("events.deadletter")
         self.segments = SegmentDefinitions(ctx.settings)
+        self.items = LiveItems(ctx.settings)
         self._rule_logged: dict[str, float] = {}
 
     def merge(self, survivor: Any, loser: Any, survivor_id: str = "") -> Any:
@@ -212,7 +214,9 @@ def register(ctx: StreamContext) -> None:
         if key not in zoned:
             if len(zoned) > 64:
                 zoned.clear()
-            zoned[key] = replace(current, utc_offset=offsets.get(project, fallback))
+            zoned[key] = tags.items.definitions(
+                replace(current, utc_offset=offsets.get(project, fallback)), project
+            )
         return zoned[key]
 
     async def apply(user_id: str, batch: EventBatch, origin: str, offset: int) -> None:
@@ -240,6 +244,8 @@ def register(ctx: StreamContext) -> None:
 
     @ctx.app.agent(ctx.topic("events.stitched"), name="tags")
     async def tag_events(stream):  # type: ignore[no-untyped-def]
+        # Content interests read the item catalogue: hold events until it is read whole.
+        await tags.items.topic.caught_up.wait()
         async for event in stream.events():
             batch = read(event.message.partition, event.message.offset, event.value)
             await routed(batch.key, event.value, batch, batch.origin, batch.origin_offset)
@@ -277,6 +283,10 @@ def register(ctx: StreamContext) -> None:
     @ctx.app.task  # type: ignore[untyped-decorator]
     async def follow_segment_definitions() -> None:
         await tags.segments.topic.run(asyncio.Event())
+
+    @ctx.app.task  # type: ignore[untyped-decorator]
+    async def follow_items() -> None:
+        await tags.items.topic.run(asyncio.Event())
 
     state = {"assignment": frozenset(), "rescanned": 0.0}
 

@@ -9,6 +9,7 @@ decayed lazily, so nothing needs updating while the user is away.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from schemas.records import TrackEvent
 from streams.domain.tag_definitions import ContentDef
@@ -23,19 +24,38 @@ def decayed(defs: ContentDef, entry: list[float], now: int) -> float:
 
 
 def content_tags_of(defs: ContentDef, event: TrackEvent) -> tuple[str, ...]:
-    """The content item's tags: from the event's tags property, else the catalogue."""
+    """The content item's tags: from the event's tags properties, else from the item the
+    event names (its id, optionally its type): its current properties in the live item
+    catalogue, else the definition file's catalogue. A deleted item has no tags."""
+    tags = _tags_in(defs, event.properties)
+    if tags:
+        return tags
+    for name in defs.id_properties:
+        item = event.properties.get(name)
+        if isinstance(item, (str, int)) and not isinstance(item, bool):
+            return _item_tags(defs, str(item), event.properties.get(defs.type_property))
+    return ()
+
+
+def _tags_in(defs: ContentDef, properties: Mapping[str, Any]) -> tuple[str, ...]:
     for name in defs.tags_properties:
-        raw = event.properties.get(name)
+        raw = properties.get(name)
         if isinstance(raw, str):
             raw = raw.split(",")
         if isinstance(raw, list):
             tags = tuple(dict.fromkeys(t.strip() for t in raw if isinstance(t, str) and t.strip()))
             if tags:
                 return tags
-    item = event.properties.get(defs.id_property)
-    if isinstance(item, (str, int)) and not isinstance(item, bool):
-        return defs.catalogue.get(str(item), ())
     return ()
+
+
+def _item_tags(defs: ContentDef, item_id: str, item_type: Any) -> tuple[str, ...]:
+    if defs.items is not None:
+        kind = item_type if isinstance(item_type, str) and item_type else None
+        current = defs.items.item(item_id, kind)
+        if current is not None:
+            return _tags_in(defs, current)
+    return defs.catalogue.get(item_id, ())
 
 
 def observe(defs: ContentDef, interests: dict[str, list[float]], event: TrackEvent) -> None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
+    from streams.domain.items import ItemSource
     from streams.domain.qr_codes import QrCode
 
 __all__ = [
@@ -155,9 +156,16 @@ class ContentDef:
     """Interest scores kept per user (the lowest are forgotten)."""
     tags_properties: tuple[str, ...] = ("content_tags",)
     """Event properties holding the item's tags (a list or comma-separated); first found wins."""
-    id_property: str = "content_id"
+    id_properties: tuple[str, ...] = ("content_id",)
+    """Event properties holding the item's id (first found wins)."""
+    type_property: str = "item_type"
+    """Event property holding the item's type (optional: without it, any type)."""
     catalogue: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-    """Content id → its tags, used when the event carries no tags itself."""
+    """Content id → its tags, used when the event carries no tags itself and the live
+    item catalogue does not know the item."""
+    items: ItemSource | None = None
+    """The project's live item catalogue (set by the worker): an item's tags are read from
+    its current properties (``tags_properties``), before ``catalogue``."""
 
 
 @dataclass(frozen=True, slots=True)

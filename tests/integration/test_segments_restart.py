@@ -64,6 +64,25 @@ def test_definitions_subscriptions_and_properties_survive_a_restart(tmp_path: Pa
             )
             sub_id = sub.json()["id"]
             stack.post([_profile("before", plan="pro", seats=3)])
+            # An item of the catalogue (native envelope): content tags still read it after.
+            item = {"type": "product", "id": "restart-p1"}
+            stack.post(
+                [
+                    {
+                        "event_id": uuid.uuid4().hex,
+                        "type": "item_set",
+                        "time": int(time.time() * 1000),
+                        "platform": "server",
+                        "context": {"item": item},
+                        "properties": {"content_tags": ["kept_after_restart"]},
+                    }
+                ]
+            )
+            stack.wait_for(
+                "SELECT count() FROM siyu.items WHERE item_id = 'restart-p1' AND record != ''",
+                lambda n: int(n) == 1,
+                operator=True,
+            )
             _user(stack, "before", lambda d: "pro_plan" in d["segments"])
             stack.wait_for(
                 f"SELECT count() FROM siyu.webhook_subscriptions WHERE id = '{sub_id}'",
@@ -82,6 +101,20 @@ def test_definitions_subscriptions_and_properties_survive_a_restart(tmp_path: Pa
             before = _user(stack, "before", lambda d: "pro_plan" in d["segments"])
             assert before["properties"] == {"plan": "pro", "seats": 3}
             stack.post([_profile("after", plan="pro")])
+            stack.post(
+                [
+                    {
+                        "event_id": uuid.uuid4().hex,
+                        "type": "track",
+                        "event": "favorite",
+                        "time": int(time.time() * 1000),
+                        "platform": "h5",
+                        "identities": {"anonymous_id": "fan"},
+                        "properties": {"item_id": "restart-p1"},
+                    }
+                ]
+            )
+            _user(stack, "fan", lambda d: d["tags"].get("interest:kept_after_restart") is True)
             after = _user(stack, "after", lambda d: "pro_plan" in d["segments"])
             deadline = time.monotonic() + 60
             while not receiver.bodies(lambda b: b["user_id"] == after["user_id"]):

@@ -20,7 +20,7 @@ from aiokafka import AIOKafkaProducer
 from schemas.merge_records import IdentityMerge, encode_merge
 from sinks.tag_lookup import read_user_tags
 from siyu.settings import TagSettings
-from tests.stack import READ_KEY, RunningStack, running_stack, stack_settings
+from tests.stack import RunningStack, running_stack, stack_settings
 
 pytestmark = pytest.mark.integration
 
@@ -93,18 +93,7 @@ def _tags(stack: RunningStack, user: str) -> dict[str, str]:
 
 def _lookup_until(stack: RunningStack, path: str, ok: Any, timeout: float = 30) -> Any:
     """GET the lookup API until ``ok(answer)``; return the answer."""
-    deadline = time.monotonic() + timeout
-    doc: Any = None
-    while time.monotonic() < deadline:
-        answer = stack.http.get(
-            f"{stack.lookup_url}/v1/users/{path}", headers={"X-Siyu-Key": READ_KEY}
-        )
-        if answer.status_code == 200:
-            doc = answer.json()
-            if ok(doc):
-                return doc
-        time.sleep(0.2)
-    raise AssertionError(f"lookup {path} never satisfied the check; last answer {doc!r}")
+    return stack.lookup_until(path, ok, timeout)
 
 
 def _sql_rows(stack: RunningStack) -> Any:

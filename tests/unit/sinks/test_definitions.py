@@ -13,6 +13,7 @@ from sinks.sql_endpoint import build_sql_app
 from sinks.writer import ClickHouseWriter, migration_statements
 from siyu.settings import Settings
 from streams.domain.funnel_defs import FunnelSet
+from streams.domain.tag_definitions import SceneDictionary
 from streams.funnel_config import load_funnels
 
 
@@ -81,7 +82,7 @@ def test_pipeline_health_needs_a_read_key(tmp_path: Path) -> None:
 
 
 def test_scene_values_get_their_names() -> None:
-    defs = SqlDefinitions(scene_names={1047: "扫描小程序码"})
+    defs = SqlDefinitions(scenes=SceneDictionary(names={1047: "扫描小程序码"}))
     assert defs.render("{{scene_name(scene)}}") == (
         "transform(toString(scene), ['1047'], ['扫描小程序码'], '')"
     )

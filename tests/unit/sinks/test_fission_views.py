@@ -89,3 +89,14 @@ def test_descendants_at_any_depth_for_every_sharer(writer: ClickHouseWriter) -> 
         )
         assert got[sharer] == expected, sharer
     assert got["B"][2] == 3, "a mid-chain spreader counts everyone below"
+
+
+def test_tree_depth_and_root_come_from_the_tree(writer: ClickHouseWriter) -> None:
+    """The edges above were written with depth 1 (as when a grandchild's visit is handled
+    before its parent's); the tree still gives each invitee its depth below the root."""
+    rows = writer.rows(
+        "SELECT sharer, invitee, depth, root FROM siyu.fission_tree WHERE project = 'p'"
+    )
+    depth = {child: _below("A")[child] for child in PARENT}
+    expected = {(PARENT[c], c, depth[c], "A") for c in PARENT} | {("F", "C", depth["C"], "A")}
+    assert set(rows) == expected

@@ -6,9 +6,11 @@ import orjson
 
 from collectors.limits import Limits
 from collectors.sensors import parse_sensors
+from schemas.item_records import decode_item
 from schemas.records import EventBatch, encode_batch
 from sinks.route import Record
 from sinks.routes.events import EVENTS, ITEMS, event_rows
+from streams.domain.items import ItemState
 
 NOW = 1_795_000_000_000
 
@@ -42,7 +44,9 @@ def test_item_set_and_delete_become_catalogue_rows_and_stay_events() -> None:
     assert [table for table, _ in rows].count(EVENTS) == 3
     items = [row for table, row in rows if table is ITEMS]
     assert len(items) == 2
-    project, item_type, item_id, properties, updated_at, event_id, deleted, version = items[0]
+    project, item_type, item_id, properties, updated_at, event_id, deleted, version, record = items[
+        0
+    ]
     assert (project, item_type, item_id, deleted) == ("p", "article", "a-101", 0)
     assert orjson.loads(str(properties)) == {
         "title": "跑步入门🏃",
@@ -55,6 +59,19 @@ def test_item_set_and_delete_become_catalogue_rows_and_stay_events() -> None:
     assert items[1][3] == "{}"
     assert items[1][6] == 1
     assert items[1][7] == 2 * (NOW - 1000) + 1
+    # The items.catalogue record kept beside the row is the same state.
+    assert decode_item(bytes.fromhex(str(record))) == ItemState(
+        project="p",
+        item_type="article",
+        item_id="a-101",
+        properties={"title": "跑步入门🏃", "content_tags": ["running", "shoes"]},
+        deleted=False,
+        version=2 * (NOW - 2000),
+        updated_at=NOW - 2000,
+        event_id=str(event_id),
+    )
+    gone = decode_item(bytes.fromhex(str(items[1][8])))
+    assert (gone.item_id, gone.deleted, gone.properties) == ("a-7", True, {})
 
 
 def test_the_catalogue_orders_by_the_senders_clock_not_by_arrival() -> None:

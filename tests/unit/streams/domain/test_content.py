@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
 from streams.domain.content import content_tags_of, decayed, merge_interests, observe, top
+from streams.domain.items import ItemCatalogue, ItemState
 from streams.domain.tag_definitions import ContentDef
 from tests.unit.streams.domain.tag_helpers import DAY, T0, ev
 
@@ -71,3 +73,53 @@ def test_top_ranks_by_decayed_score_then_name() -> None:
 def test_merge_interests_adds_common_tags() -> None:
     merged = merge_interests(C, {"a": [1.0, T0]}, {"a": [2.0, T0 + DAY], "b": [1.0, T0]})
     assert merged == {"a": [pytest.approx(2.5), T0 + DAY], "b": [1.0, T0]}
+
+
+def _live() -> ContentDef:
+    items = ItemCatalogue()
+    items.apply(_item("a1", 10, "product", content_tags=["trail"], category="shoes"))
+    items.apply(_item("a1", 12, "article", category="reviews"))
+    items.apply(_item("gone", 10, "product", content_tags=["x"]))
+    items.apply(_item("gone", 11, "product", deleted=True))
+    items.apply(_item("7", 10, "product", content_tags=[]))
+    return replace(C, id_properties=("content_id", "item_id"), items=items.for_project("p"))
+
+
+@pytest.mark.parametrize(
+    ("properties", "expected"),
+    [
+        pytest.param({"item_id": "a1", "item_type": "product"}, ("trail",), id="live-by-type"),
+        pytest.param({"item_id": "a1"}, ("reviews",), id="live-latest-of-any-type"),
+        pytest.param({"item_id": "a1", "item_type": ""}, ("reviews",), id="empty-type"),
+        pytest.param({"content_id": "a1", "item_type": "video"}, ("running", "shoes"), id="file"),
+        pytest.param({"item_id": "gone"}, (), id="deleted-item-has-no-tags"),
+        pytest.param({"item_id": "7"}, (), id="live-item-without-tags-hides-the-file"),
+        pytest.param({"item_id": "a1", "category": "own"}, ("own",), id="event-tags-first"),
+        pytest.param(
+            {"content_id": True, "item_id": "a1", "item_type": "product"},
+            ("trail",),
+            id="next-id-property",
+        ),
+    ],
+)
+def test_content_tags_from_the_live_catalogue(
+    properties: dict[str, Any], expected: tuple[str, ...]
+) -> None:
+    assert content_tags_of(_live(), ev("click_content", **properties)) == expected
+
+
+def test_an_item_changed_later_applies_to_later_events() -> None:
+    items = ItemCatalogue()
+    live = replace(C, id_properties=("item_id",), items=items.for_project("p"))
+    interests: dict[str, list[float]] = {}
+    observe(live, interests, ev("favorite", T0, item_id="b2"))
+    assert interests == {}
+    items.apply(_item("b2", 10, "product", content_tags=["yoga"]))
+    observe(live, interests, ev("favorite", T0 + 1, item_id="b2"))
+    items.apply(_item("b2", 20, "product", deleted=True))
+    observe(live, interests, ev("favorite", T0 + 2, item_id="b2"))
+    assert interests == {"yoga": [3.0, T0 + 1]}
+
+
+def _item(item_id: str, version: int, kind: str, *, deleted: bool = False, **props: Any) -> Any:
+    return ItemState("p", kind, item_id, props, deleted, version, version, f"e{version}")

@@ -89,6 +89,7 @@ content:
   max_kept: 4
   tags_properties: [t]
   id_property: cid
+  type_property: kind
   catalogue_file: cat.yaml
   catalogue: {c2: [b]}
 timers: {hourly_horizon: 2h}
@@ -121,6 +122,8 @@ def test_a_full_custom_file() -> None:
     assert d.referral.koc_min == 2
     assert d.content is not None
     assert d.content.catalogue == {"c1": ("a", "b"), "c2": ("b",)}
+    assert d.content.id_properties == ("cid",)
+    assert d.content.type_property == "kind"
     assert d.content.half_life == 2 * HOUR_MS
     assert d.hourly_horizon == 2 * HOUR_MS
     lines = FULL.splitlines()
@@ -185,6 +188,8 @@ BAD = [
     pytest.param("referral:\n  koc_min: -1\n", 2, "whole number", id="koc-min"),
     pytest.param("content:\n  weights: {a: b}\n", 2, "expected a number", id="weight"),
     pytest.param("content:\n  catalogue: {c: 1}\n", 2, "list of names", id="catalogue-item"),
+    pytest.param("content:\n  id_property: [a, 1]\n", 2, "list of names", id="id-names"),
+    pytest.param("content:\n  id_property: ''\n", 2, "expected text", id="id-empty"),
     pytest.param("sources:\n  scenes: [1]\n", 2, "scenes: expected a mapping", id="scenes-list"),
     pytest.param("sources:\n  scenes:\n    qr: 1047\n", 3, "list of scene values", id="scene-int"),
     pytest.param(
