@@ -95,6 +95,9 @@ class SpoolingProducer:
             logger.info("spool %s holds %d bytes to replay", slot, self.spool.size_bytes)
         metrics.SPOOL_BYTES.set_function(lambda: self.spool.size_bytes if self.spool else 0)
         metrics.SPOOL_AGE.set_function(self._oldest_age)
+        open_journal = getattr(self.kafka, "open_journal", None)
+        if open_journal is not None:  # the outbox on disk, in this process's slot
+            await open_journal(slot / "outbox")
         await self._start_kafka()
         self._replayer = asyncio.create_task(self._replay_loop(), name="spool-replay")
 

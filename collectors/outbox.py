@@ -41,6 +41,8 @@ class Pending:
     seq: int
     message: Message
     sent_ms: int
+    accepted_ms: int
+    """When the collector first wrote it to the journal (kept across sends and restarts)."""
     _ids: EventIds | None = field(default=None, repr=False)
 
     def ids(self, decode: Callable[[bytes], EventIds]) -> EventIds:
@@ -81,8 +83,15 @@ class Outbox:
     def __len__(self) -> int:
         return len(self._pending)
 
-    def acked(self, ack: Ack, now_ms: int, message: Message | None = None) -> list[Message]:
-        """One acknowledgement (``message`` for a first send, None for a copy sent again).
+    def acked(
+        self,
+        ack: Ack,
+        now_ms: int,
+        message: Message | None = None,
+        accepted_ms: int | None = None,
+    ) -> list[Message]:
+        """One acknowledgement (``message`` for a first send, None for a copy sent again;
+        ``accepted_ms`` when it was journaled, if not just now).
 
         Returns the messages to send again at once: all pending ones when the offsets show
         the broker lost its log.
@@ -97,7 +106,8 @@ class Outbox:
         self._high[key] = offset
         if message is not None:
             self._seq += 1
-            self._pending[self._seq] = Pending(self._seq, message, now_ms)
+            first = accepted_ms if accepted_ms is not None else now_ms
+            self._pending[self._seq] = Pending(self._seq, message, now_ms, first)
             self._bytes += len(message[1]) + len(message[2])
             while self._bytes > self.max_bytes and self._pending:
                 _, old = self._pending.popitem(last=False)
@@ -113,6 +123,10 @@ class Outbox:
                 break
             out.append(p)
         return out
+
+    def oldest_accepted_ms(self) -> int | None:
+        """Acceptance time of the oldest unconfirmed message (None: nothing pending)."""
+        return min((p.accepted_ms for p in self._pending.values()), default=None)
 
     def confirm(self, seqs: Iterable[int]) -> int:
         """These messages' events are all stored: forget them. Returns how many were pending."""

@@ -8,12 +8,14 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
+from pathlib import Path
 from typing import Any, Protocol
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from collectors.exceptions import ProduceFailed
+from collectors.journal import Journal
 from collectors.outbox import Outbox, Pending
 
 __all__ = ["EventProducer", "KafkaEventProducer", "Message"]
@@ -71,6 +73,23 @@ class KafkaEventProducer:
         self.confirm_interval_s = confirm_interval_s
         self._confirmer: asyncio.Task[None] | None = None
         self._lost: list[Message] = []
+        self.journal: Journal | None = None
+        self._unsent: list[tuple[Message, int]] = []
+        """Journaled by an earlier process and not confirmed: sent at start."""
+
+    async def open_journal(self, directory: Path) -> None:
+        """Keep the outbox on disk in ``directory`` (the collector's spool slot)."""
+        if self.outbox is None or self.journal is not None:
+            return
+        margin_ms = int(self.timeout_s * 4000) + 10_000
+        journal = await asyncio.to_thread(
+            Journal, directory, max_bytes=self.outbox.max_bytes, margin_ms=margin_ms
+        )
+        records = await asyncio.to_thread(journal.unconfirmed)
+        if records:
+            logger.info("outbox journal: %d messages of an earlier run to send again", len(records))
+        self._unsent = [(r.message, r.spooled_at_ms) for r in records]
+        self.journal = journal
 
     @property
     def started(self) -> bool:
@@ -110,24 +129,56 @@ class KafkaEventProducer:
                 await asyncio.wait_for(producer.stop(), self.timeout_s * 2)
             except (KafkaError, TimeoutError) as exc:
                 logger.warning("producer did not flush on stop: %s", exc)
+        if self.journal is not None:
+            self.journal.close()
 
     async def send_many(self, messages: Sequence[Message]) -> None:
+        if self._unsent:
+            await self._send_unsent()
         if self._lost:
             await self._resend_lost()
+        if self.journal is not None:
+            await self._journal(messages)
         await self._produce(messages)
         if self._lost:
             await self._resend_lost()
 
-    async def _produce(self, messages: Sequence[Message], *, again: bool = False) -> None:
+    async def _journal(self, messages: Sequence[Message]) -> None:
+        assert self.journal is not None  # noqa: S101 - checked by the caller
+        kept = [m for m in messages if m[0] == self.outbox_topic]
+        if kept and not await asyncio.to_thread(
+            self.journal.append, kept, time.time_ns() // 1_000_000
+        ):
+            logger.warning("outbox journal full: %d messages kept in memory only", len(kept))
+
+    async def _send_unsent(self) -> None:
+        while self._unsent:
+            chunk, self._unsent = self._unsent[:500], self._unsent[500:]
+            try:
+                await self._produce([m for m, _ in chunk], accepted=[at for _, at in chunk])
+            except ProduceFailed:
+                self._unsent = chunk + self._unsent
+                raise
+
+    async def _produce(
+        self,
+        messages: Sequence[Message],
+        *,
+        again: bool = False,
+        accepted: Sequence[int] | None = None,
+    ) -> None:
         if self._producer is None:
             raise ProduceFailed("producer not started")
         try:
             futures = []
-            for message in messages:
+            for i, message in enumerate(messages):
                 topic, key, value = message
                 future = await self._producer.send(topic, value=value, key=key)
                 if self.outbox is not None and topic == self.outbox_topic:
-                    future.add_done_callback(partial(self._acked, None if again else message))
+                    first = accepted[i] if accepted is not None else None
+                    future.add_done_callback(
+                        partial(self._acked, None if again else message, first)
+                    )
                 futures.append(future)
             gathered = asyncio.gather(*futures)
             # After a timeout aiokafka fails these later by itself (request_timeout_ms),
@@ -138,13 +189,18 @@ class KafkaEventProducer:
             logger.warning("produce failed: %r", exc)
             raise ProduceFailed(f"event broker unavailable: {exc!r}") from exc
 
-    def _acked(self, message: Message | None, future: asyncio.Future[Any]) -> None:
+    def _acked(
+        self, message: Message | None, accepted_ms: int | None, future: asyncio.Future[Any]
+    ) -> None:
         """Runs as each message is acknowledged, in the broker's offset order per partition."""
         if future.cancelled() or future.exception() is not None or self.outbox is None:
             return
         meta = future.result()
         lost = self.outbox.acked(
-            (meta.topic, meta.partition, meta.offset), time.time_ns() // 1_000_000, message
+            (meta.topic, meta.partition, meta.offset),
+            time.time_ns() // 1_000_000,
+            message,
+            accepted_ms,
         )
         if lost:
             logger.warning(
@@ -175,10 +231,19 @@ class KafkaEventProducer:
                     self.outbox.confirm(await self._confirm(pending))
             except Exception as exc:  # noqa: BLE001 - ClickHouse away: confirm next round
                 logger.info("cannot confirm stored events yet: %r", exc)
-            late = self.outbox.due(time.time_ns() // 1_000_000)
+            now_ms = time.time_ns() // 1_000_000
+            if self.journal is not None and not self._unsent:
+                oldest = self.outbox.oldest_accepted_ms()
+                try:
+                    await asyncio.to_thread(self.journal.trim, oldest, now_ms)
+                except OSError:
+                    logger.exception("outbox journal trim failed")
+            late = self.outbox.due(now_ms)
             if late:
                 logger.warning("sending %d unconfirmed messages again", len(late))
                 self._lost.extend(late)
-            if self._lost:
-                with contextlib.suppress(ProduceFailed):
+            with contextlib.suppress(ProduceFailed):
+                if self._unsent:
+                    await self._send_unsent()
+                if self._lost:
                     await self._resend_lost()

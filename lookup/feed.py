@@ -3,11 +3,11 @@
 At start the view loads ``siyu.identity_map``, ``siyu.user_tags``,
 ``siyu.user_properties`` and ``siyu.segment_members`` (through the embedded SQL endpoint
 or the ClickHouse server: both speak ClickHouse's HTTP query interface), then reads
-``identity.map``, ``tags.changes``, ``properties.changes`` and ``segments.changes``
-from their beginning and
-keeps following them. The overlap is harmless (the view keeps the newest version), and
-the bootstrap is what survives a restart of the embedded broker, whose topics start
-empty. The view is ready once it has read up to the end offsets found at start.
+``identity.map``, ``tags.changes``, ``properties.changes``, ``segments.changes`` and
+``privacy.forget`` (a forgotten user stays out of every segment whatever is replayed)
+from their beginning and keeps following them. The overlap is harmless (the view keeps
+the newest version), and the bootstrap is what survives a restart of the embedded broker,
+whose topics start empty. The view is ready once it has read up to the end offsets found at start.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from lookup.index import IdentityIndex, TagIndex
 from lookup.segment_index import PropertyIndex, SegmentIndex
 from schemas.exceptions import SchemaError
 from schemas.identity_records import IdentityAssignment, decode_assignment
+from schemas.privacy_records import decode_forget
 from schemas.segment_records import UserProperties, decode_properties, decode_segment_changes
 from schemas.tag_records import decode_tag_changes
 from siyu.broker_quirks import for_kafka
@@ -80,6 +81,7 @@ class Feed:
         self.tags_topic = k.topic("tags.changes")
         self.properties_topic = k.topic("properties.changes")
         self.segments_topic = k.topic("segments.changes")
+        self.forget_topic = k.topic("privacy.forget")
 
     # -- bootstrap -----------------------------------------------------------------------
     async def _rows(self, client: httpx.AsyncClient, sql: str) -> AsyncIterator[dict[str, object]]:
@@ -197,6 +199,7 @@ class Feed:
                     self.tags_topic,
                     self.properties_topic,
                     self.segments_topic,
+                    self.forget_topic,
                 )
                 for p in sorted(consumer.partitions_for_topic(topic) or ())
             ]
@@ -233,6 +236,15 @@ class Feed:
             elif topic == self.segments_topic:
                 self.segments.apply(decode_segment_changes(value))
                 metrics.APPLIED.labels(source="segments").inc()
+            elif topic == self.forget_topic:
+                # Replayed after a restart too: whatever order the topics are read in, a
+                # forgotten user stays out of every segment (see SegmentIndex.forget).
+                forget = decode_forget(value)
+                if forget.user_id:
+                    self.segments.forget(forget.project, forget.user_id)
+                    self.tags.forget(forget.project, forget.user_id)
+                    self.properties.forget(forget.project, forget.user_id)
+                metrics.APPLIED.labels(source="privacy").inc()
             elif topic == self.properties_topic:
                 self.properties.apply(decode_properties(value))
                 metrics.APPLIED.labels(source="properties").inc()

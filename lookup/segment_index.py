@@ -46,6 +46,8 @@ class SegmentIndex:
         self._members: dict[str, SortedList] = {}
         self._state: dict[str, tuple[bool, int]] = {}
         self._of_user: dict[str, set[str]] = {}
+        self._forgotten: set[str] = set()
+        """Users forgotten by a privacy request: a replayed ``enter`` cannot bring them back."""
 
     # -- membership ----------------------------------------------------------------------
     def load(self, project: str, segment: str, user_id: str, at: int) -> None:
@@ -57,6 +59,8 @@ class SegmentIndex:
             self._set(record.project, c.segment, c.user_id, member=c.change == "enter", at=c.at)
 
     def _set(self, project: str, segment: str, user_id: str, *, member: bool, at: int) -> None:
+        if f"{project}{_SEP}{user_id}" in self._forgotten:
+            return
         key = f"{project}{_SEP}{segment}{_SEP}{user_id}"
         held = self._state.get(key)
         if held is not None and held[1] > at:
@@ -73,7 +77,9 @@ class SegmentIndex:
             mine.discard(segment)
 
     def forget(self, project: str, user_id: str) -> None:
-        """Drop a user from every segment (a privacy request)."""
+        """Drop a user from every segment for good (a privacy request; the stitcher gives
+        later events of the person's identities another user id or none)."""
+        self._forgotten.add(f"{project}{_SEP}{user_id}")
         for segment in self._of_user.pop(f"{project}{_SEP}{user_id}", set()):
             members = self._members.get(f"{project}{_SEP}{segment}")
             if members is not None and user_id in members:

@@ -3,7 +3,8 @@
 Applied at every start of the sink after the migrations. The TTL column is the table's
 first time column among :data:`TIME_COLUMNS`; a table named in the setting that does
 not exist or has none of them stops the start (a retention silently not applied would
-keep data longer than promised).
+keep data longer than promised). With ``SIYU_CLICKHOUSE_CLUSTER`` set the statement runs
+``ON CLUSTER`` like the migrations (:mod:`sinks.cluster_ddl`).
 """
 
 from __future__ import annotations
@@ -14,11 +15,19 @@ from collections.abc import Mapping
 from sinks.exceptions import SinkRejected
 from sinks.writer import ClickHouseWriter
 
-__all__ = ["TIME_COLUMNS", "apply_retention"]
+__all__ = ["TIME_COLUMNS", "apply_retention", "ttl_statement"]
 
 logger = logging.getLogger(__name__)
 
 TIME_COLUMNS = ("time", "received_at", "at", "updated_at", "requested_at", "day", "date")
+
+
+def ttl_statement(database: str, table: str, column: str, days: int) -> str:
+    """The TTL of one table (written for one server; the writer adds ``ON CLUSTER``)."""
+    return (
+        f"ALTER TABLE {database}.`{table}` MODIFY TTL toDateTime(`{column}`) "
+        f"+ INTERVAL {int(days)} DAY"
+    )
 
 
 def apply_retention(
@@ -40,10 +49,7 @@ def apply_retention(
         column = next((c for c in TIME_COLUMNS if c in columns.get(table, set())), None)
         if column is None or n < 1:
             raise SinkRejected(f"retention for {table!r}: no such table with a time column")
-        writer.command(
-            f"ALTER TABLE {database}.`{table}` MODIFY TTL toDateTime(`{column}`) "
-            f"+ INTERVAL {int(n)} DAY"
-        )
+        writer.ddl(ttl_statement(database, table, column, n))
         applied[table] = column
     logger.info("retention: %s", ", ".join(f"{t} {days[t]} d" for t in applied))
     return applied

@@ -127,6 +127,10 @@ class ClickHouseWriter:
         with _mapped():
             self._client.command(sql)
 
+    def ddl(self, sql: str) -> None:
+        """A schema statement, run ``ON CLUSTER`` (replicated) as the migrations are."""
+        self.command(clustered(sql, self._cluster) if self._cluster is not None else sql)
+
     def command_with(self, sql: str, parameters: dict[str, Any]) -> None:
         """A statement with client-side bound ``%(name)s`` parameters."""
         with _mapped():

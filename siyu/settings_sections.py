@@ -153,8 +153,9 @@ class CollectorSettings(BaseSettings):
     produce_timeout_s: float = Field(default=5.0, gt=0)
     """How long a request waits for Kafka before its events go to the spool instead."""
     outbox_max_bytes: int = Field(default=512 << 20, ge=0)
-    """Embedded broker: produced bytes kept in memory until ClickHouse holds their events
-    (sent again if the broker loses them); 0 turns the outbox off."""
+    """Embedded broker: produced bytes kept (in memory and in a journal on disk) until
+    ClickHouse holds their events (sent again if the broker or the collector is lost); 0
+    turns the outbox off."""
     outbox_resend_after_s: float = Field(default=90.0, gt=0)
     """Embedded broker: an event not in ClickHouse this long after it was sent is sent again."""
     outbox_confirm_interval_s: float = Field(default=5.0, gt=0)

@@ -4,7 +4,9 @@ Before anything starts: unknown ``SIYU_*`` variables are reported, every port is
 and siyu processes left on this data directory are named (``siyu.preflight``). A watchdog
 (``siyu.watchdog``) makes sure no child outlives this process. Progress goes to stdout,
 errors to stderr. Ctrl-C drains (records left per stage are shown); a second Ctrl-C stops
-at once: the collector still flushes to the broker or its disk spool, the rest is stopped.
+at once: the collector still flushes to the broker or its disk spool, the rest is stopped;
+what ClickHouse does not hold yet is in the collector's outbox journal and sent again at the
+next start.
 """
 
 from __future__ import annotations

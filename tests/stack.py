@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -21,6 +22,7 @@ __all__ = [
     "RunningStack",
     "assert_all_landed",
     "free_port",
+    "read_until",
     "restart_child",
     "restart_worker",
     "running_stack",
@@ -230,3 +232,19 @@ def restart_child(running: RunningStack, name: str) -> None:
         running.stack.wait_http(f"http://{s.host}:{s.port}/ping", "sink", 120)
     elif name.startswith("worker-"):
         running.stack.wait_worker_ready(int(name.removeprefix("worker-")))
+
+
+def read_until(proc: subprocess.Popen[str], marker: str, timeout: float) -> list[str]:
+    """Lines ``proc`` (``siyu run``, ``make run``) prints up to the one holding ``marker``."""
+    assert proc.stdout is not None
+    lines: list[str] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        lines.append(line.rstrip("\n"))
+        if marker in line:
+            return lines
+    assert proc.stderr is not None
+    raise AssertionError(f"no {marker!r} in {lines}; stderr: {proc.stderr.read()[-3000:]}")

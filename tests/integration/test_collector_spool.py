@@ -9,10 +9,13 @@ lost, and the supervisor re-creates the topics and restarts sink and workers.
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -41,6 +44,10 @@ class Traffic(threading.Thread):
         self.refused = 0
         self.latencies: list[float] = []
         self.outage_index = 0
+
+    def finish(self) -> None:
+        self.stop.set()
+        self.join(30)
 
     def run(self) -> None:
         n = 0
@@ -114,6 +121,33 @@ def _wait_all(running: RunningStack, run_id: str, accepted: set[str], tmp_path: 
     )
 
 
+@contextmanager
+def _under_traffic(tmp_path: Path) -> Iterator[tuple[RunningStack, Traffic]]:
+    """A stack of its own with traffic running (stopped on the way out if still running)."""
+    with running_stack(stack_settings(tmp_path)) as running:
+        traffic = Traffic(running.collector_url + "/v1/batch", uuid.uuid4().hex[:8])
+        traffic.start()
+        try:
+            yield running, traffic
+        finally:
+            traffic.finish()
+
+
+def _assert_stored_once(
+    running: RunningStack, traffic: Traffic, tmp_path: Path, *, at_least: int
+) -> None:
+    """Every accepted event is in ``siyu.events``, one row per event id (copies sent again
+    replace each other; the endpoint reads FINAL)."""
+    accepted = set(traffic.accepted)
+    assert len(accepted) > at_least
+    _wait_all(running, traffic.run_id, accepted, tmp_path)
+    twice = running.sql(
+        "SELECT event_id, count() AS n FROM siyu.events "
+        f"WHERE event_id LIKE '{traffic.run_id}-%' GROUP BY event_id HAVING n > 1"
+    )
+    assert twice == []
+
+
 def test_frozen_broker_loses_no_accepted_event(tmp_path: Path) -> None:
     with running_stack(stack_settings(tmp_path)) as running:
         stack = running.stack
@@ -181,31 +215,41 @@ def test_broker_killed_three_times_under_traffic_stores_every_accepted_event_onc
     tmp_path: Path,
 ) -> None:
     """kill -9 of the embedded broker at arbitrary moments: nothing accepted is lost."""
-    with running_stack(stack_settings(tmp_path)) as running:
+    with _under_traffic(tmp_path) as (running, traffic):
         stack = running.stack
-        run_id = uuid.uuid4().hex[:8]
-        traffic = Traffic(running.collector_url + "/v1/batch", run_id)
-        traffic.start()
-        try:
-            for pause in (6, 9, 4):
-                time.sleep(pause)
-                assert stack.broker is not None
-                stack.broker.send_signal(signal.SIGKILL)
-                stack.broker.wait(10)
-                time.sleep(3)
-                assert "broker" in stack.supervise_once()
-            time.sleep(8)
-        finally:
-            traffic.stop.set()
-            traffic.join(30)
-        accepted = set(traffic.accepted)
-        assert len(accepted) > 500
-        _wait_all(running, run_id, accepted, tmp_path)
-        # Copies sent again replace each other: one row per event id (the endpoint reads FINAL).
-        twice = running.sql(
-            "SELECT event_id, count() AS n FROM siyu.events "
-            f"WHERE event_id LIKE '{run_id}-%' GROUP BY event_id HAVING n > 1"
-        )
-        assert twice == []
+        for pause in (6, 9, 4):
+            time.sleep(pause)
+            assert stack.broker is not None
+            stack.broker.send_signal(signal.SIGKILL)
+            stack.broker.wait(10)
+            time.sleep(3)
+            assert "broker" in stack.supervise_once()
+        time.sleep(8)
+        traffic.finish()
+        _assert_stored_once(running, traffic, tmp_path, at_least=500)
         stats = running.http.get(running.collector_url + "/metrics").text
         assert "siyu_collector_outbox_dropped 0.0" in stats
+
+
+def test_collector_and_broker_killed_together_store_every_accepted_event_once(
+    tmp_path: Path,
+) -> None:
+    """kill -9 of the collector (all its processes) and the broker at the same moment: what
+    the collector had answered for is in its outbox journal on disk and sent again at start."""
+    with _under_traffic(tmp_path) as (running, traffic):
+        stack = running.stack
+        time.sleep(8)
+        collector = stack.children["collector"].proc
+        assert collector is not None
+        assert stack.broker is not None
+        os.killpg(collector.pid, signal.SIGKILL)
+        stack.broker.send_signal(signal.SIGKILL)
+        collector.wait(10)
+        stack.broker.wait(10)
+        assert {"broker", "collector"} <= set(stack.supervise_once())
+        stack.wait_http(running.collector_url + "/healthz", "collector", 60)
+        time.sleep(5)
+        traffic.finish()
+        _assert_stored_once(running, traffic, tmp_path, at_least=300)
+        log = (tmp_path / "logs" / "collector.log").read_text()
+        assert "messages of an earlier run to send again" in log

@@ -28,6 +28,7 @@ import pytest
 
 from siyu.ports import free_port
 from siyu.settings import Settings
+from tests.stack import read_until
 
 pytestmark = pytest.mark.integration
 
@@ -96,20 +97,6 @@ def _pattern(sample: str) -> re.Pattern[str]:
     return re.compile(escaped)
 
 
-def _read_until(proc: subprocess.Popen[str], marker: str, timeout: float) -> list[str]:
-    assert proc.stdout is not None
-    lines: list[str] = []
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            break
-        lines.append(line.rstrip("\n"))
-        if marker in line:
-            return lines
-    raise AssertionError(f"no {marker!r} in the output of make run: {lines}")
-
-
 def test_readme_first_commands_from_a_fresh_clone(tmp_path: Path) -> None:
     clone = tmp_path / "siyu"
     subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
@@ -133,7 +120,7 @@ def test_readme_first_commands_from_a_fresh_clone(tmp_path: Path) -> None:
         start_new_session=True,
     )
     try:
-        shown = _read_until(make_run, "Ctrl-C drains", timeout=600)
+        shown = read_until(make_run, "Ctrl-C drains", timeout=600)
         children = psutil.Process(make_run.pid).children(recursive=True)
         # Every line of the README's sample output is printed, in that order.
         at = 0

@@ -6,11 +6,13 @@ import subprocess
 import sys
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.stack import READ_KEY, RunningStack
+from siyu.settings_sections import PrivacySettings
+from tests.stack import READ_KEY, RunningStack, running_stack, stack_settings
 
 pytestmark = pytest.mark.integration
 
@@ -162,3 +164,46 @@ def test_siyu_forget_command(stack: RunningStack) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
     assert "accepted" in done.stdout
     assert _lookup_status(stack, "anonymous_id", device) == 404
+
+
+def test_anonymise_mode_stores_later_events_without_the_forgotten_identities(
+    tmp_path: Path,
+) -> None:
+    settings = stack_settings(tmp_path, privacy=PrivacySettings(later_events="anonymise"))
+    with running_stack(settings) as stack:
+        run = uuid.uuid4().hex[:8]
+        login, device = f"login-{run}", f"dev-{run}"
+        first = _event({"login_id": login}, "login")
+        assert stack.post([first]).status_code == 200
+        _wait_status(stack, "login_id", login, 200)
+        stack.wait_drained()
+        url = f"{stack.lookup_url}/v1/users/login_id/{login}"
+        answer = stack.http.delete(url, headers={"X-Siyu-Key": ADMIN_KEY})
+        assert answer.status_code == 202, answer.text
+        request_id = answer.json()["request_id"]
+        stack.wait_for(
+            f"SELECT status FROM siyu.privacy_requests WHERE request_id = '{request_id}'",
+            lambda s: s == "done",
+            timeout=60,
+        )
+        # Later: one event with the forgotten login and a new device, one with the login only.
+        later = [
+            _event({"login_id": login, "anonymous_id": device}, "later"),
+            _event({"login_id": login}, "later"),
+        ]
+        assert stack.post(later).status_code == 200
+        ids = ", ".join(f"'{e['event_id']}'" for e in later)
+        stack.wait_for(
+            f"SELECT count() FROM siyu.events WHERE event_id IN ({ids})", lambda n: n == 2
+        )
+        rows = {
+            r["event_id"]: r["identities"]
+            for r in stack.sql(
+                f"SELECT event_id, identities FROM siyu.events WHERE event_id IN ({ids})"
+            )
+        }
+        assert rows[later[0]["event_id"]] == {"anonymous_id": device}
+        (only,) = rows[later[1]["event_id"]].items()
+        assert only[0] == "anonymous_id"
+        assert only[1].startswith("forgotten-")
+        assert _rows_holding(stack, set(), {login}) == {}

@@ -8,20 +8,26 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
+import httpx
 import orjson
 import psutil
 import pytest
 
 from siyu.ports import local_settings
 from siyu.preflight import PreflightError, check_before_start
+from siyu.settings import Settings
+from tests.stack import READ_KEY, WRITE_KEY, read_until
 
 pytestmark = pytest.mark.integration
 
 
-def _siyu_run(data_dir: Path, *options: str) -> tuple[subprocess.Popen[str], dict[str, str]]:
-    settings = local_settings(data_dir)
+def _siyu_run(
+    data_dir: Path, *options: str, settings: Settings | None = None
+) -> tuple[subprocess.Popen[str], dict[str, str]]:
+    settings = settings or local_settings(data_dir)
     env = {**os.environ, **{k: str(v) for k, v in settings.child_env().items()}}
     proc = subprocess.Popen(
         [sys.executable, "-m", "siyu", *options, "run"],
@@ -33,25 +39,10 @@ def _siyu_run(data_dir: Path, *options: str) -> tuple[subprocess.Popen[str], dic
     return proc, env
 
 
-def _read_until(proc: subprocess.Popen[str], marker: str, timeout: float) -> list[str]:
-    assert proc.stdout is not None
-    lines: list[str] = []
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            break
-        lines.append(line.rstrip("\n"))
-        if marker in line:
-            return lines
-    assert proc.stderr is not None
-    raise AssertionError(f"no {marker!r} in {lines}; stderr: {proc.stderr.read()[-3000:]}")
-
-
 def test_sigkill_of_the_supervisor_leaves_no_siyu_process(tmp_path: Path) -> None:
     proc, _ = _siyu_run(tmp_path / "data", "--log-format", "json")
     try:
-        lines = _read_until(proc, "Ctrl-C drains", timeout=300)
+        lines = read_until(proc, "Ctrl-C drains", timeout=300)
         children = psutil.Process(proc.pid).children(recursive=True)
     finally:
         proc.send_signal(signal.SIGKILL)
@@ -116,13 +107,34 @@ def test_a_leftover_siyu_process_is_named_before_start(tmp_path: Path) -> None:
     assert not (tmp_path / "data" / "logs" / "broker.log").exists()
 
 
+def _post_batches(settings: Settings, run_id: str, batches: int) -> list[str]:
+    """Event ids the collector answered 200 for."""
+    url = f"http://{settings.collector.host}:{settings.collector.port}/v1/batch"
+    accepted: list[str] = []
+    with httpx.Client(timeout=30) as http:
+        for b in range(batches):
+            ids = [f"{run_id}-{b}-{i}" for i in range(50)]
+            events = [
+                {"event_id": e, "event": "$pageview", "identities": {"anonymous_id": e}}
+                for e in ids
+            ]
+            answer = http.post(url, content=orjson.dumps(events), headers={"X-Siyu-Key": WRITE_KEY})
+            if answer.status_code == 200 and answer.json()["accepted"] == len(ids):
+                accepted.extend(ids)
+    return accepted
+
+
 def test_second_ctrl_c_stops_at_once(tmp_path: Path) -> None:
-    proc, _ = _siyu_run(tmp_path / "data")
+    """Events posted just before two quick Ctrl-C are all stored once after the next start."""
+    settings = local_settings(tmp_path / "data")
+    proc, _ = _siyu_run(tmp_path / "data", settings=settings)
+    run_id = uuid.uuid4().hex[:8]
     try:
-        _read_until(proc, "Ctrl-C drains", timeout=300)
+        read_until(proc, "Ctrl-C drains", timeout=300)
         children = psutil.Process(proc.pid).children(recursive=True)
+        accepted = _post_batches(settings, run_id, 40)
         proc.send_signal(signal.SIGINT)
-        _read_until(proc, "stopping: collector, draining", timeout=30)
+        read_until(proc, "stopping: collector, draining", timeout=30)
         proc.send_signal(signal.SIGINT)
         rest, errors = proc.communicate(timeout=120)
     finally:
@@ -135,6 +147,26 @@ def test_second_ctrl_c_stops_at_once(tmp_path: Path) -> None:
     assert "Traceback" not in errors
     _, alive = psutil.wait_procs(children, timeout=30)
     assert alive == []
+    assert len(accepted) == 2000
+    again, _ = _siyu_run(tmp_path / "data", settings=settings)
+    try:
+        read_until(again, "Ctrl-C drains", timeout=300)
+        sql = f"http://{settings.sql.host}:{settings.sql.port}/"
+        query = (
+            "SELECT event_id, count() AS n FROM siyu.events "
+            f"WHERE event_id LIKE '{run_id}-%' GROUP BY event_id FORMAT JSONEachRow"
+        )
+        rows: list[dict[str, object]] = []
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline and len(rows) < len(accepted):
+            answer = httpx.post(sql, content=query.encode(), auth=("default", READ_KEY))
+            rows = [orjson.loads(line) for line in answer.text.splitlines() if line]
+            time.sleep(2)
+    finally:
+        again.send_signal(signal.SIGINT)
+        again.communicate(timeout=300)
+    assert sorted(str(r["event_id"]) for r in rows) == sorted(accepted)
+    assert {r["n"] for r in rows} == {1}
 
 
 def test_a_failed_start_stops_what_was_started(tmp_path: Path) -> None:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from lookup.feed import Feed
 from lookup.index import IdentityIndex, TagIndex, view
 from lookup.segment_index import PropertyIndex, SegmentIndex
 from schemas.identity_records import IdentityAssignment
-from schemas.segment_records import SegmentChanges, UserProperties
+from schemas.privacy_records import PrivacyForget, encode_forget
+from schemas.segment_records import SegmentChanges, UserProperties, encode_segment_changes
 from schemas.tag_records import TagChanges
+from siyu.settings import Settings
 from streams.domain.segments import SegmentChange
 from streams.domain.tag_definitions import TagChange
 
@@ -57,3 +60,33 @@ def test_forget_drops_properties_and_segment_memberships() -> None:
     assert segs.segments_of("shop", "u1") == []
     assert segs.page("shop", "vip", "", 10) == ["u2", "u3"]
     assert segs.count("shop", "new") == 0
+
+
+def test_a_replayed_segment_change_does_not_bring_a_forgotten_user_back() -> None:
+    """A lookup restart replays segments.changes from the beginning, and privacy.forget with
+    it, in any order between the two topics: the forgotten user stays out either way."""
+    settings = Settings()
+    enter = SegmentChanges("shop", "u1", (SegmentChange("u1", "vip", "enter", 5, "e"),))
+    other = SegmentChanges("shop", "u2", (SegmentChange("u2", "vip", "enter", 5, "e"),))
+    forget = encode_forget(PrivacyForget("r1", "shop", "u1", (), ()))
+    for forget_first in (True, False):
+        feed = Feed(settings, IdentityIndex(), TagIndex())
+        if forget_first:
+            feed._apply(feed.forget_topic, forget)
+        for record in (enter, other):
+            feed._apply(feed.segments_topic, encode_segment_changes(*_fields(record)))
+        if not forget_first:
+            feed._apply(feed.forget_topic, forget)
+        # The replay again, after the forget.
+        feed._apply(feed.segments_topic, encode_segment_changes(*_fields(enter)))
+        assert feed.segments.page("shop", "vip", "", 10) == ["u2"]
+        assert feed.segments.segments_of("shop", "u1") == []
+    # Only that user of that project.
+    segs = SegmentIndex()
+    segs.forget("shop", "u1")
+    segs.apply(SegmentChanges("club", "u1", (SegmentChange("u1", "vip", "enter", 5, "e"),)))
+    assert segs.segments_of("club", "u1") == ["vip"]
+
+
+def _fields(record: SegmentChanges) -> tuple[str, str, list[SegmentChange]]:
+    return record.project, record.user_id, list(record.changes)

@@ -8,6 +8,7 @@ import chdb
 import pytest
 
 from sinks.cluster_ddl import REPLICA_PATH, clustered
+from sinks.retention import ttl_statement
 from sinks.writer import migration_statements
 
 
@@ -79,3 +80,12 @@ def test_materialized_view_target_stays_after_the_cluster() -> None:
 def test_cluster_names_that_are_not_identifiers_are_refused(name: str) -> None:
     with pytest.raises(ValueError, match="plain identifier"):
         clustered("CREATE TABLE siyu.t (a UInt8) ENGINE = MergeTree ORDER BY a", name)
+
+
+def test_retention_ttl_runs_on_a_cluster() -> None:
+    statement = ttl_statement("siyu", "events", "time", 30)
+    out = _formatted(clustered(statement, "siyu_cluster"))
+    assert out == (
+        "ALTER TABLE siyu.events ON CLUSTER siyu_cluster "
+        "(MODIFY TTL toDateTime(time) + toIntervalDay(30))"
+    )
