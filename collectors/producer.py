@@ -152,6 +152,7 @@ class KafkaEventProducer:
             logger.warning("outbox journal full: %d messages kept in memory only", len(kept))
 
     async def _send_unsent(self) -> None:
+        await self._drop_stored_unsent()
         while self._unsent:
             chunk, self._unsent = self._unsent[:500], self._unsent[500:]
             try:
@@ -159,6 +160,25 @@ class KafkaEventProducer:
             except ProduceFailed:
                 self._unsent = chunk + self._unsent
                 raise
+
+    async def _drop_stored_unsent(self) -> None:
+        """Forget the journal's messages ClickHouse already holds (a run that stopped before
+        its trim): sent again, their events would be counted again by stream state, whose
+        replay protection does not survive the embedded broker. When ClickHouse cannot
+        answer, everything is sent (its tables deduplicate by event id)."""
+        if self._confirm is None or not self._unsent:
+            return
+        pending = [Pending(i, m, 0, at) for i, (m, at) in enumerate(self._unsent)]
+        stored: set[int] = set()
+        try:
+            for i in range(0, len(pending), _CONFIRM_BATCH):
+                stored.update(await self._confirm(pending[i : i + _CONFIRM_BATCH]))
+        except Exception as exc:  # noqa: BLE001 - ClickHouse away: send them all
+            logger.info("cannot look the journal's messages up in ClickHouse: %r", exc)
+            return
+        if stored:
+            logger.info("outbox journal: %d messages already stored, not sent again", len(stored))
+        self._unsent = [u for i, u in enumerate(self._unsent) if i not in stored]
 
     async def _produce(
         self,
