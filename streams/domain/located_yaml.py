@@ -23,6 +23,7 @@ __all__ = [
     "check_keys",
     "convert",
     "get",
+    "get_names",
     "line_of",
     "mapping",
     "parse_duration",
@@ -106,6 +107,16 @@ def get(f: SourceFile, node: Mapping[str, Any], key: str, kind: str, default: An
         return convert(raw, kind)
     except (ValueError, TypeError) as exc:
         f.fail(line, f"{key}: {exc}")
+
+
+def get_names(
+    f: SourceFile, node: Mapping[str, Any], key: str, default: tuple[str, ...]
+) -> tuple[str, ...]:
+    """``node[key]`` as one name or a list of names; ``default`` when absent."""
+    if isinstance(node.get(key), str):
+        return (get(f, node, key, "str", ""),)
+    names: tuple[str, ...] = get(f, node, key, "strs", default)
+    return names
 
 
 def convert(raw: Any, kind: str) -> Any:

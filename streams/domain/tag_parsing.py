@@ -19,6 +19,7 @@ from streams.domain.located_yaml import (
     check_keys,
     convert,
     get,
+    get_names,
     line_of,
     mapping,
     parse_duration,
@@ -263,16 +264,6 @@ def _catalogue(f: SourceFile, parent: Mapping[str, Any], key: str) -> dict[str, 
     return items
 
 
-def _names(
-    f: SourceFile, node: Mapping[str, Any], key: str, default: tuple[str, ...]
-) -> tuple[str, ...]:
-    """One name or a list of names."""
-    if isinstance(node.get(key), str):
-        return (get(f, node, key, "str", ""),)
-    names: tuple[str, ...] = get(f, node, key, "strs", default)
-    return names
-
-
 def _content(f: SourceFile, doc: Mapping[str, Any]) -> ContentDef | None:
     if doc.get("content", True) is False:
         return None
@@ -299,7 +290,7 @@ def _content(f: SourceFile, doc: Mapping[str, Any]) -> ContentDef | None:
         min_score=float(get(f, node, "min_score", "number", base.min_score)),
         max_kept=get(f, node, "max_kept", "int", base.max_kept),
         tags_properties=get(f, node, "tags_properties", "strs", base.tags_properties),
-        id_properties=_names(f, node, "id_property", base.id_properties),
+        id_properties=get_names(f, node, "id_property", base.id_properties),
         type_property=get(f, node, "type_property", "str", base.type_property),
         catalogue=catalogue,
     )
