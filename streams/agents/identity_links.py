@@ -5,13 +5,16 @@ so exactly one worker runs this agent at a time and decides every link in one or
 two events racing to join the same identities on different ``events.raw`` partitions
 meet here, one after the other, and cannot disagree.
 
-Per record (the events of one request that needed a graph change), in this order:
+Per batch of records (each the events of one request that needed a graph change), in
+this order:
 
-1. decide each event against the graph, staging its changes;
+1. decide each event against the graph, staging its changes (later events and records
+   of the batch read them);
 2. send the stitched events (each event with the user it has after the whole record,
-   so an event followed by a merge in the same record lands on the survivor);
+   so an event followed by a merge in the same record lands on the survivor) and the
+   assignments, merges and conflicts, and wait until the broker has them all;
 3. write the staged changes to the graph table (other agents and workers see them);
-4. publish assignments, merges and conflicts.
+   the batch's offsets are committed after that.
 
 A worker killed anywhere in between replays the record: decisions are idempotent
 (:mod:`streams.domain.identity`), stitched records keep the raw record's origin offset
@@ -21,8 +24,10 @@ their consumers.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,6 +52,9 @@ __all__ = ["Decided", "decide_batch", "register"]
 
 logger = logging.getLogger(__name__)
 
+_BATCH_RECORDS = 500
+_BATCH_WITHIN_S = 0.02
+
 
 Event = dict[str, Any]
 """An event of the Avro record as a dict (properties and context stay JSON text)."""
@@ -62,13 +70,15 @@ class Decided:
     merges: list[IdentityMerge] = field(default_factory=list)
     conflicts: list[IdentityConflict] = field(default_factory=list)
     outcomes: Counter[str] = field(default_factory=Counter)
+    batch: dict[str, Any] = field(default_factory=dict)
+    """The record decided (the Avro record as a dict)."""
 
 
 def decide_batch(rules: IdentityRules, graph: GraphStore, batch: dict[str, Any]) -> Decided:
     """Decide every event of a links record (the Avro record as a dict), staging the
     graph changes in ``graph``."""
     project = batch["project"]
-    out = Decided()
+    out = Decided(batch=batch)
     pairs: list[tuple[str, Event]] = []
     published: dict[Identity, tuple[Assignment, int, str]] = {}
     # An event carrying the same identities as one decided earlier in the record
@@ -146,24 +156,42 @@ def register(ctx: StreamContext, graph: GraphStore, rules: IdentityRules) -> Non
 
     @ctx.app.agent(links, name="identity_links")
     async def decide(stream):  # type: ignore[no-untyped-def]
-        async for event in stream.events():
-            batch = avro.decode(event.value)
-            out = decide_batch(rules, graph, batch)
-            for user_id, events in out.stitched.items():
-                record = {**batch, "key": user_id, "events": events}
-                await stitched.send(key=user_id.encode(), value=avro.encode(record))
+        # Records are decided in small batches: one wait for the broker per batch.
+        async for events in stream.take_events(_BATCH_RECORDS, within=_BATCH_WITHIN_S):
+            sent = []
+            for event in events:
+                batch = avro.decode(event.value)
+                out = decide_batch(rules, graph, batch)  # staged: later records read it
+                sent += [
+                    await topic.send(key=k, value=v, force=True) for topic, k, v in outputs(out)
+                ]
+                m.ROUTED.labels(path="link").inc(len(batch["events"]))
+                for outcome, n in out.outcomes.items():
+                    m.LINKS.labels(outcome=outcome).inc(n)
+                m.MERGES.inc(len(out.merges))
+                for c in out.conflicts:
+                    m.CONFLICTS.labels(reason=":".join(c.reason.split(":")[:2])).inc()
+            # Everything the batch produces is on the broker before the graph shows its
+            # decisions, and the batch's offsets are committed only after that. The fast
+            # path (any worker) follows the graph, so a later record of the same user
+            # lands after these stitched events. A worker killed before the graph write
+            # decides the batch again (duplicates are dropped downstream); one killed
+            # after it has published everything already. (Sends attached to the records
+            # would wait for the next offset commit, after the graph write.)
+            await asyncio.gather(*sent)
             graph.flush()
-            for a in out.assignments:
-                key = assignment_key(a.project, a.id_type, a.id_value)
-                await identity_map.send(key=key, value=encode_assignment(a))
-            for x in out.merges:
-                await merges.send(key=x.loser.encode(), value=encode_merge(x))
-            for c in out.conflicts:
-                key = assignment_key(c.project, c.id_type, c.id_value)
-                await conflicts.send(key=key, value=encode_conflict(c))
-            m.ROUTED.labels(path="link").inc(len(batch["events"]))
-            for outcome, n in out.outcomes.items():
-                m.LINKS.labels(outcome=outcome).inc(n)
-            m.MERGES.inc(len(out.merges))
-            for c in out.conflicts:
-                m.CONFLICTS.labels(reason=":".join(c.reason.split(":")[:2])).inc()
+
+    def outputs(out: Decided) -> Iterator[tuple[Any, bytes, bytes]]:
+        for user_id, events in out.stitched.items():
+            record = {**out.batch, "key": user_id, "events": events}
+            yield stitched, user_id.encode(), avro.encode(record)
+        for a in out.assignments:
+            yield (
+                identity_map,
+                assignment_key(a.project, a.id_type, a.id_value),
+                encode_assignment(a),
+            )
+        for x in out.merges:
+            yield merges, x.loser.encode(), encode_merge(x)
+        for c in out.conflicts:
+            yield conflicts, assignment_key(c.project, c.id_type, c.id_value), encode_conflict(c)

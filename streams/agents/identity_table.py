@@ -124,9 +124,10 @@ def graph_table(app: faust.App, partitions: int) -> VersionedGlobalTable:
 class GraphStore:
     """Reads and writes of the graph table; a :class:`GraphView` for the domain.
 
-    Writes of a record's decisions collect in ``pending`` and reach the table (and so
-    other agents and workers) only at :meth:`flush`: the link agent sends the stitched
-    events first, so no event decided later can overtake them.
+    Writes of a batch of records' decisions collect in ``pending`` (later decisions read
+    them) and reach the table (and so other agents and workers) only at :meth:`flush`:
+    the link agent waits until the broker has the batch's stitched events first, so no
+    event stitched later on the fast path can overtake them.
     """
 
     def __init__(self, table: VersionedGlobalTable) -> None:
