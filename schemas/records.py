@@ -15,6 +15,7 @@ from schemas.codec import codec
 
 __all__ = [
     "EVENT_TYPES",
+    "SHARER_USER",
     "DeadLetter",
     "EventBatch",
     "EventType",
@@ -23,7 +24,13 @@ __all__ = [
     "decode_dead_letter",
     "encode_batch",
     "encode_dead_letter",
+    "event_from_avro",
 ]
+
+SHARER_USER = "sharer_user"
+"""Key of an event's ``entry`` on ``events.stitched``: the user id the link agent
+resolved the event's sharer to, with the graph as it stood when the event was linked
+(the funnels' graph copy may not show that sharer yet)."""
 
 EventType = Literal[
     "track",
@@ -67,7 +74,9 @@ class TrackEvent:
     enrichment: Mapping[str, str] = field(default_factory=dict)
     entry: Mapping[str, str] = field(default_factory=dict)
     """Entry context read from ``context`` by the collector: ``qr``, ``material``,
-    ``channel``, ``scene``, ``utm_*`` (absent keys: not sent)."""
+    ``channel``, ``scene``, ``utm_*`` (absent keys: not sent). On ``events.stitched``
+    only, :data:`SHARER_USER` may name the user the link path resolved the event's
+    sharer to (not stored: the sink drops it)."""
 
     def with_user(self, user_id: str) -> TrackEvent:
         return replace(self, user_id=user_id)
@@ -123,7 +132,8 @@ def _event_to_avro(e: TrackEvent) -> dict[str, Any]:
     }
 
 
-def _event_from_avro(d: dict[str, Any]) -> TrackEvent:
+def event_from_avro(d: dict[str, Any]) -> TrackEvent:
+    """One event of an ``event_batch`` record (as a dict) as a :class:`TrackEvent`."""
     return TrackEvent(
         event_id=d["event_id"],
         type=d["type"],
@@ -172,7 +182,7 @@ def decode_batch(data: bytes) -> EventBatch:
         source=d["source"],
         origin=d["origin"],
         origin_offset=d["origin_offset"],
-        events=tuple(_event_from_avro(e) for e in d["events"]),
+        events=tuple(event_from_avro(e) for e in d["events"]),
     )
 
 

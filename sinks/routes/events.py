@@ -9,7 +9,7 @@ from typing import Any
 
 from schemas.codec import codec
 from schemas.item_records import ITEM_TYPES, encode_item, item_state_of
-from schemas.records import decode_dead_letter
+from schemas.records import SHARER_USER, decode_dead_letter
 from sinks.route import Record, Route, Row, TableSpec
 from siyu.settings import Settings
 
@@ -71,6 +71,13 @@ DEAD_LETTERS = TableSpec(
 )
 
 
+def _stored_entry(entry: dict[str, str]) -> dict[str, str]:
+    """The entry fields the collector derived (the link path's sharer mark is not one)."""
+    if SHARER_USER not in entry:
+        return entry
+    return {k: v for k, v in entry.items() if k != SHARER_USER}
+
+
 def event_rows(record: Record) -> Iterator[tuple[TableSpec, Row]]:
     """Rows straight from the Avro record: properties and context stay the JSON text the
     collector wrote (no parse and re-serialize on the sink's hot path)."""
@@ -102,7 +109,7 @@ def event_rows(record: Record) -> Iterator[tuple[TableSpec, Row]]:
                 source,
                 e["warnings"],
                 e["enrichment"],
-                e["entry"],
+                _stored_entry(e["entry"]),
             ),
         )
         if e["type"] in ITEM_TYPES:

@@ -20,7 +20,7 @@ from schemas.records import EventBatch
 from schemas.tag_records import encode_tag_changes
 from streams import metrics
 from streams.agents.identity_config import load_rules
-from streams.agents.share_resolver import ShareResolver
+from streams.agents.share_resolver import graph_resolver
 from streams.context import StreamContext
 from streams.domain import funnel_state as fs
 from streams.domain.fission import FissionEdge, FissionSignal, SharerOutputs, share_of
@@ -66,7 +66,7 @@ def register(ctx: StreamContext) -> None:
     progress_topic = ctx.topic("funnels.progress")
     fission_topic = ctx.topic("funnels.fission")
     tags_topic = ctx.topic("tags.changes")
-    resolver = ShareResolver(ctx.app, load_rules(ctx.settings))
+    resolver = graph_resolver(ctx.app, load_rules(ctx.settings))
 
     async def emit(
         project: str,

@@ -11,7 +11,8 @@ this order:
 1. decide each event against the graph, staging its changes (later events and records
    of the batch read them);
 2. send the stitched events (each event with the user it has after the whole record,
-   so an event followed by a merge in the same record lands on the survivor) and the
+   so an event followed by a merge in the same record lands on the survivor, and the
+   user its share names marked, :mod:`streams.agents.share_resolver`) and the
    assignments, merges and conflicts, and wait until the broker has them all;
 3. write the staged changes to the graph table (other agents and workers see them);
    the batch's offsets are committed after that.
@@ -42,6 +43,7 @@ from schemas.identity_records import (
 from schemas.merge_records import IdentityMerge, encode_merge
 from streams.agents import identity_metrics as m
 from streams.agents.identity_table import GraphStore
+from streams.agents.share_resolver import ShareResolver
 from streams.context import StreamContext
 from streams.domain.identity import link
 from streams.domain.identity_model import Assignment
@@ -154,6 +156,8 @@ def register(ctx: StreamContext, graph: GraphStore, rules: IdentityRules) -> Non
     conflicts = ctx.topic("identity.conflicts")
     avro = codec("event_batch")
 
+    shares = ShareResolver(rules, graph)  # reads the staged decisions too
+
     @ctx.app.agent(links, name="identity_links")
     async def decide(stream):  # type: ignore[no-untyped-def]
         # Records are decided in small batches: one wait for the broker per batch.
@@ -162,6 +166,8 @@ def register(ctx: StreamContext, graph: GraphStore, rules: IdentityRules) -> Non
             for event in events:
                 batch = avro.decode(event.value)
                 out = decide_batch(rules, graph, batch)  # staged: later records read it
+                for linked in out.stitched.values():
+                    shares.mark(batch["project"], linked)
                 sent += [
                     await topic.send(key=k, value=v, force=True) for topic, k, v in outputs(out)
                 ]
