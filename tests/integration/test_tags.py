@@ -149,6 +149,12 @@ def test_lifecycle_moves_to_silent_and_churned_without_new_events(
     _post(tag_stack, [_event(anon, "$pageview")])
     user = _user_id(tag_stack, anon)
     tag_stack.wait_for(_tag(tag_stack, user, "lifecycle"), lambda v: v == "churned", timeout=60)
+    # The history is its own topic and sink batch: it may land a moment after the tag.
+    tag_stack.wait_for(
+        f"SELECT count() FROM siyu.tag_changes WHERE user_id = '{user}' AND tag = 'lifecycle'",
+        lambda n: n >= 4,
+        timeout=60,
+    )
     rows = tag_stack.sql(
         f"SELECT old, new, cause FROM siyu.tag_changes WHERE user_id = '{user}' "
         "AND tag = 'lifecycle' ORDER BY at"
