@@ -25,7 +25,7 @@ from aiokafka import TopicPartition
 
 from siyu.broker_quirks import for_kafka
 from siyu.offsets import committed_offsets
-from tests.stack import WRITE_KEY, RunningStack, running_stack, stack_settings
+from tests.stack import WRITE_KEY, RunningStack, running_stack, stack_settings, where_are
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -113,6 +113,8 @@ def _wait_all(running: RunningStack, run_id: str, accepted: set[str], tmp_path: 
     missing = accepted - found
     if missing:
         print(_diagnose(running))
+        print(where_are(running, missing))
+        print(running.http.get(running.collector_url + "/healthz").text)
     order = sorted(accepted, key=lambda e: int(e.rsplit("-", 1)[1]))
     first_missing = [e for e in order if e in missing][:5]
     assert not missing, (

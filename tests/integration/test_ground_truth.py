@@ -41,14 +41,33 @@ def _post(stack: RunningStack, s: Scenario, batch: list[Event]) -> None:
     assert answer.json()["accepted"] == len(batch), answer.text
 
 
+def _sharer(s: Scenario, e: Event) -> str | None:
+    """The user a visit's share names (None: no share)."""
+    share = e.context.get("share") or {}
+    named = share.get("sharer")
+    return next((u for u in {x.user for x in s.events} if s.anon(u) == named), None)
+
+
 def _send(stack: RunningStack, scenarios: list[Scenario]) -> None:
-    """Each user's first event first (so every sharer is in the identity graph before a
-    visit names them: a share naming an identity the graph does not know yet is not
-    credited), then the rest in time order, then the backdated events; the rejected ones."""
+    """Each user's first event first, a sharer's before any visit naming them, the pipeline
+    drained in between (a share naming an identity the graph does not know yet when the
+    visit is linked is not credited); then the rest in time order, then the backdated
+    events; the rejected ones."""
     firsts = {s.project: list({e.user: e for e in reversed(s.events)}.values()) for s in scenarios}
-    for s in scenarios:
-        _post(stack, s, firsts[s.project])
-    stack.wait_drained(timeout=120)
+    posted: dict[str, set[str]] = {s.project: set() for s in scenarios}
+    while any(firsts.values()):
+        for s in scenarios:
+            ready = [
+                e
+                for e in firsts[s.project]
+                if _sharer(s, e) in posted[s.project] or _sharer(s, e) is None
+            ]
+            assert ready or not firsts[s.project], "a share names a user who never shows up"
+            if ready:
+                _post(stack, s, ready)
+            posted[s.project] |= {e.user for e in ready}
+            firsts[s.project] = [e for e in firsts[s.project] if e not in ready]
+        stack.wait_drained(timeout=120)
     for s in scenarios:
         _post(stack, s, [e for e in s.events if e not in firsts[s.project]])
         _post(stack, s, s.late)
