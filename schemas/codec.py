@@ -16,11 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import fastavro
+import orjson
 from fastavro.schema import fingerprint, to_parsing_canonical_form
 
 from schemas.exceptions import SchemaError
 
-__all__ = ["Codec", "codec", "schema_path"]
+__all__ = ["Codec", "codec", "legacy_json", "schema_path"]
 
 _MAGIC = b"\xc3\x01"
 _HEADER = len(_MAGIC) + 8
@@ -84,3 +85,19 @@ class Codec:
 def codec(name: str) -> Codec:
     """The shared codec of a schema name (parsed once per process)."""
     return Codec(name)
+
+
+def legacy_json(data: bytes) -> dict[str, Any] | None:
+    """The JSON object of a record written before its topic had a schema, else None.
+
+    ``tags.signals``, ``state.transfer`` and ``funnels.fission`` carried JSON objects
+    before; records still on those topics after an upgrade are read once this way (an
+    Avro record starts with ``C3 01``, never with ``{``).
+    """
+    if data[:1] != b"{":
+        return None
+    try:
+        doc = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise SchemaError(f"unreadable JSON record: {exc}", schema="legacy") from exc
+    return doc if isinstance(doc, dict) else None

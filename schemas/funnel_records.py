@@ -1,5 +1,5 @@
-"""Funnel records: progress on ``funnels.progress`` (Avro) and fission signals on the
-internal ``funnels.fission`` topic (JSON, like ``state.transfer``)."""
+"""Funnel records: progress on ``funnels.progress`` and fission signals on the internal
+``funnels.fission`` topic."""
 
 from __future__ import annotations
 
@@ -7,9 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
-
-from schemas.codec import codec
+from schemas.codec import codec, legacy_json
 from streams.domain.fission import FissionEdge, FissionSignal
 from streams.domain.funnels import StepCompletion
 
@@ -78,9 +76,36 @@ def decode_progress(data: bytes) -> ProgressRecord:
 
 def encode_signals(project: str, signals: Sequence[FissionSignal]) -> bytes:
     """Signals for one user (the record key), as one record."""
-    return orjson.dumps({"p": project, "s": signals})
+    return codec("fission_signal").encode(
+        {
+            "project": project,
+            "signals": [
+                {
+                    "to": s.to,
+                    "kind": s.kind,
+                    "t": s.t,
+                    "invitee": s.invitee,
+                    "step": s.step,
+                    "depth": s.depth,
+                    "campaign": s.campaign,
+                    "bvals": list(s.bvals),
+                    "inviter": s.inviter,
+                    "root": s.root,
+                }
+                for s in signals
+            ],
+        }
+    )
 
 
 def decode_signals(data: bytes) -> tuple[str, list[FissionSignal]]:
-    doc: dict[str, Any] = orjson.loads(data)
-    return doc["p"], [FissionSignal(**{**s, "bvals": tuple(s["bvals"])}) for s in doc["s"]]
+    """The project and signals of a record; one written as JSON by an earlier version
+    (``{"p": project, "s": signals}``) is read too."""
+    old = legacy_json(data)
+    project, signals = (old["p"], old["s"]) if old is not None else _avro_signals(data)
+    return project, [FissionSignal(**{**s, "bvals": tuple(s["bvals"])}) for s in signals]
+
+
+def _avro_signals(data: bytes) -> tuple[str, list[dict[str, Any]]]:
+    d = codec("fission_signal").decode(data)
+    return d["project"], d["signals"]

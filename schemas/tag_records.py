@@ -1,4 +1,4 @@
-"""Tag change records on ``tags.changes``: conversion between the domain and Avro.
+"""Tag records: changes on ``tags.changes`` and signals on the internal ``tags.signals``.
 
 :func:`encode_tag_changes` writes the Avro single-object bytes directly (the tag agents
 encode a record per evaluation; the generic fastavro writer cost as much as the whole
@@ -12,12 +12,19 @@ from __future__ import annotations
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
-from schemas.codec import codec
+from schemas.codec import codec, legacy_json
 from streams.domain.tag_definitions import TagChange
 
-__all__ = ["TagChanges", "decode_tag_changes", "encode_tag_changes"]
+__all__ = [
+    "TagChanges",
+    "TagSignal",
+    "decode_tag_changes",
+    "decode_tag_signal",
+    "encode_tag_changes",
+    "encode_tag_signal",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,3 +145,36 @@ def decode_tag_changes(data: bytes) -> TagChanges:
             for c in d["changes"]
         ),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class TagSignal:
+    """A timer tick, a segment re-evaluation or a referral credit for the keyed user."""
+
+    kind: Literal["tick", "segments", "credit"]
+    project: str = ""
+    invitee: str = ""
+    """``credit``: the invitee whose invitation succeeded (the key is the inviter)."""
+    at: int = 0
+    """``credit``: when, epoch ms."""
+
+
+def encode_tag_signal(signal: TagSignal) -> bytes:
+    return codec("tag_signal").encode(
+        {
+            "kind": signal.kind,
+            "project": signal.project,
+            "invitee": signal.invitee,
+            "at": signal.at,
+        }
+    )
+
+
+def decode_tag_signal(data: bytes) -> TagSignal:
+    """A signal; one written as JSON by an earlier version is read too."""
+    old = legacy_json(data)
+    if old is not None:
+        return TagSignal(
+            old["kind"], old.get("project", ""), old.get("invitee", ""), old.get("at", 0)
+        )
+    return TagSignal(**codec("tag_signal").decode(data))

@@ -16,14 +16,17 @@ its partition), with an origin of its own per loser so replays of it are skipped
 
 from __future__ import annotations
 
-import base64
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import orjson
-
-from schemas.merge_records import decode_merge
+from schemas.merge_records import (
+    LateRecord,
+    MergedState,
+    decode_merge,
+    decode_transfer,
+    encode_transfer,
+)
 from schemas.records import EventBatch, decode_batch
 from streams import metrics
 from streams.context import StreamContext
@@ -77,13 +80,8 @@ def follow_merges(ctx: StreamContext, table: StateTable, apply: Apply) -> Routed
         if target is None:
             await apply(user_id, batch, origin, offset)
             return
-        doc = {
-            "table": table.name,
-            "late": base64.b64encode(record).decode(),
-            "origin": f"{user_id}>{origin}",
-            "offset": offset,
-        }
-        await transfer.send(key=target.encode(), value=orjson.dumps(doc))
+        late = LateRecord(table.name, record, f"{user_id}>{origin}", offset)
+        await transfer.send(key=target.encode(), value=encode_transfer(late))
         metrics.EVENTS.labels(agent=f"{table.name}_late_forwarded").inc()
 
     _LATE[table.name] = routed
@@ -102,25 +100,21 @@ def _register_agents(ctx: StreamContext) -> None:
                 if moved is None:
                     continue
                 state, merged_from = moved
-                doc = {"table": name, "loser": m.loser, "merged_from": merged_from, "state": state}
-                await transfer.send(key=m.survivor.encode(), value=orjson.dumps(doc))
+                moving = MergedState(name, m.loser, tuple(merged_from), state)
+                await transfer.send(key=m.survivor.encode(), value=encode_transfer(moving))
 
     @ctx.app.agent(transfer, name="merge_in")
     async def merge_in(stream):  # type: ignore[no-untyped-def]
         async for event in stream.events():
-            doc = orjson.loads(event.value)
-            if "late" in doc:
-                late = base64.b64decode(doc["late"])
-                await _LATE[doc["table"]](
-                    event.key.decode(), late, decode_batch(late), doc["origin"], doc["offset"]
-                )
+            t = decode_transfer(event.value)
+            user = event.key.decode()
+            if isinstance(t, LateRecord):
+                await _LATE[t.table](user, t.record, decode_batch(t.record), t.origin, t.offset)
                 continue
-            table, merge = ctx.mergeables[doc["table"]]
-            applied = table.absorb(
-                event.key.decode(), doc["loser"], doc["state"], doc["merged_from"], merge
-            )
+            table, merge = ctx.mergeables[t.table]
+            applied = table.absorb(user, t.loser, t.state, list(t.merged_from), merge)
             outcome = "merged" if applied else "merge_replay_skipped"
-            hook = _AFTER.get(doc["table"])
+            hook = _AFTER.get(t.table)
             if applied and hook is not None:
-                await hook(event.key.decode(), table.get(event.key.decode()))
-            metrics.EVENTS.labels(agent=f"{doc['table']}_{outcome}").inc()
+                await hook(user, table.get(user))
+            metrics.EVENTS.labels(agent=f"{t.table}_{outcome}").inc()

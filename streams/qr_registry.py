@@ -18,6 +18,7 @@ from ruamel.yaml import YAML
 from streams.domain.located_yaml import SourceFile
 from streams.domain.qr_codes import QrCode, dump_qr_codes, parse_qr_codes
 from streams.tag_files import DEFAULT_TAGS_FILE, load_definitions
+from streams.yaml_source import load_yaml
 
 __all__ = ["add_code", "read_codes", "registry_path"]
 
@@ -34,8 +35,7 @@ def read_codes(path: Path) -> dict[str, QrCode]:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return {}
-    f = SourceFile(str(path), None)
-    return parse_qr_codes(f, f.load(text))
+    return parse_qr_codes(SourceFile(str(path), None), load_yaml(text, str(path)))
 
 
 def add_code(path: Path, code: QrCode) -> dict[str, QrCode]:

@@ -9,6 +9,7 @@ from pathlib import Path
 from streams.domain.tag_definitions import Definitions
 from streams.domain.tag_parsing import DefinitionError, parse_definitions
 from streams.metrics import DEFINITIONS_LOADED
+from streams.yaml_source import load_yaml, yaml_include
 
 __all__ = ["DEFAULT_TAGS_FILE", "DefinitionError", "DefinitionsWatcher", "load_definitions"]
 
@@ -27,14 +28,15 @@ def load_definitions(path: Path | None = None) -> Definitions:
             f"cannot read: {exc.strerror or exc}", file=str(path), line=0
         ) from exc
 
-    def include(name: str) -> tuple[str, str]:
+    def read(name: str) -> tuple[str, str]:
         base = path.parent
         if name.startswith("siyu:"):  # a file shipped with siyu
             base, name = DEFAULT_TAGS_FILE.parent, name.removeprefix("siyu:")
         target = (base / name).resolve()
         return target.read_text(encoding="utf-8"), str(target)
 
-    return parse_definitions(text, source=str(path), include=include)
+    doc = load_yaml(text, str(path))
+    return parse_definitions(doc, source=str(path), include=yaml_include(read))
 
 
 def _stamp(path: Path) -> float:

@@ -165,7 +165,8 @@ SELECT
     sum(p.orders) AS orders,
     round(sum(p.revenue), 2) AS revenue,
     greatest(any(c.last_change), max(p.last_member_event)) AS last_activity,
-    dateDiff('day', greatest(any(c.last_change), max(p.last_member_event)), now64(3)) AS idle_days
+    dateDiff('day', {{local_date(c.project, greatest(any(c.last_change), max(p.last_member_event)))}},
+             {{today(c.project)}}) AS idle_days
 FROM changes AS c
 LEFT JOIN per_member AS p ON p.project = c.project AND p.chat_id = c.chat_id
 WHERE c.dismissed = 0

@@ -37,7 +37,12 @@ import orjson
 
 from schemas.records import DeadLetter, EventBatch, TrackEvent, encode_dead_letter
 from schemas.segment_records import UserProperties, encode_properties, encode_segment_changes
-from schemas.tag_records import encode_tag_changes
+from schemas.tag_records import (
+    TagSignal,
+    decode_tag_signal,
+    encode_tag_changes,
+    encode_tag_signal,
+)
 from streams import metrics
 from streams.agents.items import LiveItems
 from streams.agents.segment_defs import SegmentDefinitions
@@ -62,6 +67,9 @@ logger = logging.getLogger(__name__)
 _RULE_ERROR_LOG_S = 60.0
 # Profiles decoded between yields to the event loop while rebuilding the schedule.
 _RESCAN_CHUNK = 2000
+# The two signals with no payload, encoded once.
+_TICK = encode_tag_signal(TagSignal("tick"))
+_SEGMENTS = encode_tag_signal(TagSignal("segments"))
 
 
 def _now_ms() -> int:
@@ -125,8 +133,8 @@ class _Tags:
                 key=user.encode(), value=encode_tag_changes(project or p["project"], user, changes)
             )
         for credit in result.credits:
-            doc = {"kind": "credit", "invitee": credit.invitee, "at": credit.at, "project": project}
-            await self.signals.send(key=credit.inviter.encode(), value=orjson.dumps(doc))
+            signal = TagSignal("credit", project, credit.invitee, credit.at)
+            await self.signals.send(key=credit.inviter.encode(), value=encode_tag_signal(signal))
         await self._publish_segments(result, project or p["project"])
         if p["uid"]:
             self.schedule.set(p["uid"], p["due"])
@@ -168,7 +176,7 @@ class _Tags:
         for i, (key, raw) in enumerate(list(self.profiles.table.items())):
             doc = orjson.loads(raw)
             if doc.get("v") and not doc.get("r"):
-                await self.signals.send(key=key, value=b'{"kind":"segments"}')
+                await self.signals.send(key=key, value=_SEGMENTS)
                 n += 1
             if i % _RESCAN_CHUNK == _RESCAN_CHUNK - 1:
                 await asyncio.sleep(0)
@@ -253,18 +261,18 @@ def register(ctx: StreamContext) -> None:
     @ctx.app.agent(tags.signals, name="tag_signals")
     async def tag_signals(stream):  # type: ignore[no-untyped-def]
         async for event in stream.events():
-            user, doc = event.key.decode(), orjson.loads(event.value)
+            user, signal = event.key.decode(), decode_tag_signal(event.value)
             origin = f"{event.message.topic}/{event.message.partition}"
             current = profiles.get(user)
-            project = (current or {}).get("project") or doc.get("project", "")
+            project = (current or {}).get("project") or signal.project
             now, defs, segments = _now_ms(), defs_for(project), tags.segments.current
-            if doc["kind"] == "segments":
+            if signal.kind == "segments":
                 if current is None or profiles.redirect(user) is not None:
                     continue
                 step: Callable[[Any], Evaluation] = functools.partial(
                     _tick, defs, now=now, cause="segments", segments=segments
                 )
-            elif doc["kind"] == "tick":
+            elif signal.kind == "tick":
                 if current is None or profiles.redirect(user) is not None:
                     continue
                 if not 0 < current.get("due", 0) <= now:
@@ -272,13 +280,13 @@ def register(ctx: StreamContext) -> None:
                 cause = "merge" if current.get("retired") or current["due"] == 1 else "timer"
                 step = functools.partial(_tick, defs, now=now, cause=cause, segments=segments)
             else:
-                credit = Credit(inviter=user, invitee=doc["invitee"], at=doc["at"])
+                credit = Credit(inviter=user, invitee=signal.invitee, at=signal.at)
                 step = functools.partial(_credit, defs, credit=credit, now=now, segments=segments)
             out: list[Evaluation] = []
             applied, _ = profiles.update(user, origin, event.message.offset, _recording(out, step))
             if applied:
-                await tags.publish(out[0], doc.get("project", ""))
-                metrics.EVENTS.labels(agent=f"tags_{doc['kind']}").inc()
+                await tags.publish(out[0], signal.project)
+                metrics.EVENTS.labels(agent=f"tags_{signal.kind}").inc()
 
     @ctx.app.task  # type: ignore[untyped-decorator]
     async def follow_segment_definitions() -> None:
@@ -306,7 +314,7 @@ def register(ctx: StreamContext) -> None:
             state["rescanned"] = time.monotonic()
             await tags.rescan()
         for user in tags.schedule.pop_due(_now_ms()):
-            await tags.signals.send(key=user.encode(), value=b'{"kind":"tick"}')
+            await tags.signals.send(key=user.encode(), value=_TICK)
 
 
 def _tick(defs: Any, old: Any, *, now: int, cause: str, segments: Any) -> Evaluation:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from schemas.records import TrackEvent
+from streams.domain.events import TrackEvent
 from streams.domain.tag_definitions import ContentDef
 
 __all__ = ["content_tags_of", "decayed", "merge_interests", "observe", "top"]

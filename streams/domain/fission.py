@@ -23,7 +23,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from schemas.records import TrackEvent
+from streams.domain.events import TrackEvent
 from streams.domain.funnel_defs import FissionConfig
 from streams.domain.funnel_model import (
     Funnel,

@@ -16,7 +16,7 @@ from typing import Any, Literal, get_args
 
 import orjson
 
-from schemas.records import TrackEvent
+from streams.domain.events import TrackEvent
 
 __all__ = [
     "BUILTIN_DIMENSIONS",

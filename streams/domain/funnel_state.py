@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from schemas.records import TrackEvent
 from streams.domain import fission
+from streams.domain.events import TrackEvent
 from streams.domain.fission import FissionSignal, InviteeState, SharerOutputs, SharerState
 from streams.domain.funnel_defs import FunnelSet
 from streams.domain.funnels import FunnelProgress, StepCompletion, advance, settle

@@ -27,7 +27,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from schemas.records import TrackEvent
+from streams.domain.events import TrackEvent
 from streams.domain.funnel_model import DAY_S, Funnel, dimension_value, step_mask
 
 __all__ = [

@@ -1,7 +1,10 @@
-"""YAML documents that remember where each value came from, for errors naming file and line.
+"""Checks over loaded YAML documents that remember where each value came from, for errors
+naming file and line.
 
-Used by the tag definition parser: every check that fails raises
-:class:`DefinitionError` with the file, the 1-based line and the reason.
+Used by the tag definition and live-code registry parsers: every check that fails raises
+:class:`DefinitionError` with the file, the 1-based line and the reason. Reading the YAML
+itself happens outside the domain (``streams/yaml_source.py``): nodes only need to carry
+their position (``lc``), which ``line_of`` reads.
 """
 
 from __future__ import annotations
@@ -9,9 +12,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping
 from typing import Any, NoReturn
-
-from ruamel.yaml import YAML
-from ruamel.yaml.error import MarkedYAMLError
 
 from siyu.exceptions import TrackingError
 from streams.domain.tag_definitions import DAY_MS
@@ -29,8 +29,9 @@ __all__ = [
     "parse_duration",
 ]
 
-Include = Callable[[str], tuple[str, str]]
-"""Relative file name → (text, source name for messages)."""
+Include = Callable[[str], tuple[Any, str]]
+"""Relative file name → (its loaded document, source name for messages). Raises
+``OSError`` when the file cannot be read, :class:`DefinitionError` when it is not YAML."""
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)$")
 _UNITS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": DAY_MS}
@@ -58,14 +59,6 @@ class SourceFile:
 
     def fail(self, line: int, reason: str) -> NoReturn:
         raise DefinitionError(reason, file=self.name, line=line)
-
-    def load(self, text: str) -> Any:
-        try:
-            return YAML(typ="rt").load(text)
-        except MarkedYAMLError as exc:
-            mark = exc.problem_mark or exc.context_mark
-            line = mark.line + 1 if mark is not None else 0
-            self.fail(line, f"not valid YAML: {exc.problem or exc.context}")
 
 
 def line_of(node: Any, key: Any = None) -> int:

@@ -12,8 +12,8 @@ import hashlib
 from dataclasses import dataclass
 from typing import Any, TypedDict
 
-from schemas.records import TrackEvent
 from streams.domain import content
+from streams.domain.events import TrackEvent
 from streams.domain.scenes import TOUCH_FIELDS, touch_of
 from streams.domain.tag_definitions import DAY_MS, Definitions, TagValue
 

@@ -120,7 +120,7 @@ def registry_from_sources(f: SourceFile, node: Mapping[str, Any]) -> tuple[dict[
     named = "qrcodes_file" in node
     name = get(f, node, "qrcodes_file", "str", SHIPPED_QR_CODES)
     try:
-        text, source = f.include(name)
+        loaded, source = f.include(name)
     except OSError as exc:
         if not named:
             return {}, ""  # no registry shipped alongside: codes keep their bare ids
@@ -128,5 +128,4 @@ def registry_from_sources(f: SourceFile, node: Mapping[str, Any]) -> tuple[dict[
             line_of(node, "qrcodes_file"),
             f"qrcodes_file: cannot read {name}: {exc.strerror or exc}",
         )
-    inner = SourceFile(source, None)
-    return parse_qr_codes(inner, inner.load(text)), source
+    return parse_qr_codes(SourceFile(source, None), loaded), source

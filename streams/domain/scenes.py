@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from schemas.records import TrackEvent
+from streams.domain.events import TrackEvent
 from streams.domain.qr_codes import qr_names
 from streams.domain.tag_definitions import SceneDictionary
 

@@ -105,11 +105,10 @@ def _included(
     if f.include is None:
         f.fail(line_of(node, key), f"{key}: this file cannot include other files")
     try:
-        text, source = f.include(name)
+        loaded, source = f.include(name)
     except OSError as exc:
         f.fail(line_of(node, key), f"{key}: cannot read {name}: {exc.strerror or exc}")
     inner = SourceFile(source, f.include)
-    loaded = inner.load(text)
     if not isinstance(loaded, Mapping):
         inner.fail(1, "expected a mapping at the top level")
     return inner, loaded
@@ -351,10 +350,10 @@ _TOP_KEYS = frozenset(
 )  # fmt: skip
 
 
-def parse_definitions(text: str, *, source: str, include: Include | None = None) -> Definitions:
-    """Parse a tag file; raise :class:`DefinitionError` (file, line, reason) when unusable."""
+def parse_definitions(doc: Any, *, source: str, include: Include | None = None) -> Definitions:
+    """Check a loaded tag file (``source`` names it in errors); raise
+    :class:`DefinitionError` (file, line, reason) when unusable."""
     f = SourceFile(source, include)
-    doc = f.load(text)
     if doc is None:
         doc = {}
     if not isinstance(doc, Mapping):

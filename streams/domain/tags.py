@@ -19,8 +19,8 @@ from typing import Any
 
 import orjson
 
-from schemas.records import TrackEvent
 from streams.domain import content, lifecycle, rfm
+from streams.domain.events import TrackEvent
 from streams.domain.profile import (
     Credit,
     Profile,

@@ -109,11 +109,8 @@ def _groups(c: Ctx) -> list[tuple[str, int, int, int, float, int]]:
 
 
 def _idle(c: Ctx, last: int) -> int:
-    utc = dt.UTC
-    return (
-        dt.datetime.fromtimestamp(c.s.now / 1000, utc).date()
-        - dt.datetime.fromtimestamp(last / 1000, utc).date()
-    ).days
+    """Project days since ``last`` (epoch ms)."""
+    return (c.s.today() - c.s.local_date(last)).days
 
 
 def groups(c: Ctx) -> list[Row]:

@@ -14,7 +14,7 @@ import json
 import time
 import uuid
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -274,8 +274,9 @@ def test_group_panels_match_the_callbacks(wx: RunningStack) -> None:
     assert members == {(busy, m[0]), (busy, m[2]), (busy, m[3]), (busy, "staff-7"), (quiet, m[4])}
 
     dead = {r["chat_id"]: r for r in _rows(wx, _panel("Dead groups")) if run in r["chat_id"]}
-    quiet_days = (
-        datetime.now(UTC).date() - datetime.fromtimestamp(now - 12 * DAY_S, UTC).date()
+    quiet_days = (  # project days (Asia/Shanghai), not UTC days
+        date.fromisoformat(_local_day(int(time.time())))
+        - date.fromisoformat(_local_day(now - 12 * DAY_S))
     ).days
     assert set(dead) == {quiet}
     assert int(dead[quiet]["idle_days"]) == quiet_days

@@ -11,6 +11,7 @@ from streams.domain.qr_codes import QrCode, dump_qr_codes, parse_qr_codes, qr_na
 from streams.domain.scenes import touch_of
 from streams.domain.tag_parsing import parse_definitions
 from streams.domain.tags import apply_events, compute_tags
+from streams.yaml_source import load_yaml, yaml_include
 from tests.unit.streams.domain.tag_helpers import SCENES, T0, defs, ev
 
 REGISTRY = """
@@ -30,8 +31,7 @@ codes:
 
 
 def _parse(text: str) -> dict[str, QrCode]:
-    f = SourceFile("qrcodes.yaml", None)
-    return parse_qr_codes(f, f.load(text))
+    return parse_qr_codes(SourceFile("qrcodes.yaml", None), load_yaml(text, "qrcodes.yaml"))
 
 
 def test_registry_parses_every_field() -> None:
@@ -129,20 +129,23 @@ def test_source_tags_carry_the_code_names() -> None:
 def test_tags_file_names_a_registry_or_uses_the_shipped_one() -> None:
     files = {"codes.yaml": REGISTRY, "siyu:qrcodes.yaml": "codes: {shipped: {kind: static}}"}
 
-    def include(name: str) -> tuple[str, str]:
+    def read(name: str) -> tuple[str, str]:
         if name not in files:
             raise FileNotFoundError(2, "No such file or directory")
         return files[name], name
 
-    named = parse_definitions("sources: {qrcodes_file: codes.yaml}", source="t", include=include)
+    include = yaml_include(read)
+
+    def parse(text: str, **kw: Any) -> Any:
+        return parse_definitions(load_yaml(text, "t"), source="t", **kw)
+
+    named = parse("sources: {qrcodes_file: codes.yaml}", include=include)
     assert set(named.scenes.qr_codes) == {"spring-poster", "shop-counter", "bare"}
     assert named.scenes.qr_codes_source == "codes.yaml"
-    shipped = parse_definitions("sources: {share: s}", source="t", include=include)
+    shipped = parse("sources: {share: s}", include=include)
     assert set(shipped.scenes.qr_codes) == {"shipped"}
-    assert parse_definitions("sources: {share: s}", source="t").scenes.qr_codes == {}
+    assert parse("sources: {share: s}").scenes.qr_codes == {}
     del files["siyu:qrcodes.yaml"]
-    assert (
-        parse_definitions("sources: {share: s}", source="t", include=include).scenes.qr_codes == {}
-    )
+    assert parse("sources: {share: s}", include=include).scenes.qr_codes == {}
     with pytest.raises(DefinitionError, match=r"qrcodes_file: cannot read nope\.yaml"):
-        parse_definitions("sources: {qrcodes_file: nope.yaml}", source="t", include=include)
+        parse("sources: {qrcodes_file: nope.yaml}", include=include)

@@ -6,6 +6,7 @@ import pytest
 
 from streams.domain.tag_definitions import DAY_MS, HOUR_MS
 from streams.domain.tag_parsing import DefinitionError, parse_definitions, parse_duration
+from streams.yaml_source import load_yaml, yaml_include
 
 CONFIG = Path(__file__).parents[4] / "streams" / "config"
 
@@ -22,11 +23,13 @@ def _include(files: dict[str, str]):  # type: ignore[no-untyped-def]
             raise FileNotFoundError(2, "No such file or directory")
         return files[name], name
 
-    return read
+    return yaml_include(read)
 
 
 def _parse(text: str, **files: str):  # type: ignore[no-untyped-def]
-    return parse_definitions(text, source="tags.yaml", include=_include(files))
+    return parse_definitions(
+        load_yaml(text, "tags.yaml"), source="tags.yaml", include=_include(files)
+    )
 
 
 def test_shipped_defaults_parse() -> None:
@@ -57,7 +60,7 @@ def test_empty_file_means_defaults_with_the_shipped_scene_dictionary() -> None:
     assert d.source == "tags.yaml"
     assert d.rules == ()
     assert d.scenes.scenes[1047] == "qr"
-    assert parse_definitions("", source="t.yaml").scenes.scenes == {}
+    assert parse_definitions(None, source="t.yaml").scenes.scenes == {}
 
 
 FULL = """
@@ -269,7 +272,7 @@ def test_errors_in_included_files_name_that_file(
 
 def test_includes_need_an_include_function() -> None:
     with pytest.raises(DefinitionError, match="cannot include"):
-        parse_definitions("sources:\n  scenes_file: s.yaml\n", source="t.yaml")
+        parse_definitions({"sources": {"scenes_file": "s.yaml"}}, source="t.yaml")
 
 
 @pytest.mark.parametrize(
