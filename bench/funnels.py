@@ -48,9 +48,9 @@ DASHBOARDS = Path(__file__).parents[1] / "infra" / "grafana" / "dashboards"
 
 def five_funnels() -> FunnelSet:
     """The shipped commerce and fission funnels plus four more ordered ones."""
-    import yaml
+    from ruamel.yaml import YAML
 
-    spec: dict[str, Any] = yaml.safe_load(DEFAULT_FUNNELS_FILE.read_text())
+    spec: dict[str, Any] = YAML(typ="safe").load(DEFAULT_FUNNELS_FILE.read_text())
     commerce = spec["funnels"]["commerce"]
     extra = {
         "browse_to_cart": {**commerce, "window": "1h", "steps": commerce["steps"][:3]},

@@ -11,12 +11,12 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from siyu.exceptions import TrackingError
+from streams.domain.located_yaml import DefinitionError, line_at
 from streams.domain.segments import SegmentDef, SegmentError, compile_segment
-from streams.funnel_config import yaml_line
+from streams.yaml_source import load_yaml, plain
 
 __all__ = ["DEFAULT_SEGMENTS_FILE", "SegmentFileError", "SegmentsWatcher", "load_segments"]
 
@@ -55,25 +55,23 @@ def load_segments(path: Path | None = None) -> tuple[SegmentDef, ...]:
     where = str(path)
     try:
         text = path.read_text(encoding="utf-8")
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data: Any = yaml.safe_load(text) or {}
+        root = load_yaml(text, where)
     except OSError as exc:
         raise SegmentFileError(f"cannot read: {exc.strerror or exc}", file=where, line=0) from exc
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        line = mark.line + 1 if mark else 0
-        raise SegmentFileError(str(exc.problem), file=where, line=line) from exc
+    except DefinitionError as exc:
+        raise SegmentFileError(exc.reason, file=where, line=exc.line) from exc
+    data: Any = plain(root) or {}
     try:
         parsed = _File.model_validate(data)
     except ValidationError as exc:
         err = exc.errors()[0]
         loc = tuple(err["loc"])
         reason = f"{'.'.join(str(p) for p in loc)}: {err['msg']}"
-        raise SegmentFileError(reason, file=where, line=yaml_line(root, loc) or 1) from exc
+        raise SegmentFileError(reason, file=where, line=line_at(root, loc) or 1) from exc
     out: list[SegmentDef] = []
     seen: set[str] = set()
     for i, entry in enumerate(parsed.segments):
-        line = yaml_line(root, ("segments", i)) or 1
+        line = line_at(root, ("segments", i)) or 1
         if entry.name in seen:
             raise SegmentFileError(f"segment {entry.name!r} defined twice", file=where, line=line)
         seen.add(entry.name)

@@ -178,6 +178,13 @@ def _names(value: Any, path: Path) -> frozenset[str]:
     return frozenset(names)
 
 
+def _flag(spec: Mapping[str, Any], key: str, path: Path) -> bool:
+    value = spec.get(key, False)
+    if not isinstance(value, bool):  # `no` or `off` are text, not false
+        raise _fail((*path, key), f"expected true or false, got {value!r}")
+    return value
+
+
 def _step(raw: Any, path: Path, kind: str, index: int) -> Step:
     spec = _mapping(raw, path)
     _keys(spec, _STEP_KEYS, path)
@@ -186,6 +193,7 @@ def _step(raw: Any, path: Path, kind: str, index: int) -> Step:
         raise _fail((*path, "name"), "a step needs a name (letters, digits, _)")
     if "events" not in spec:
         raise _fail(path, "a step needs events")
+    via_share, first = _flag(spec, "via_share", path), _flag(spec, "first", path)
     actor = spec.get(
         "actor", "user" if kind == "ordered" else ("sharer" if index == 0 else "invitee")
     )
@@ -197,17 +205,17 @@ def _step(raw: Any, path: Path, kind: str, index: int) -> Step:
             raise _fail(
                 (*path, "actor"), f"step {index + 1} of a fission funnel is the {expected}'s"
             )
-        if bool(spec.get("via_share", False)) != (index == 1):
+        if via_share != (index == 1):
             raise _fail(path, "exactly the second step of a fission funnel has via_share: true")
-    elif spec.get("via_share") or spec.get("first"):
+    elif via_share or first:
         raise _fail(path, "via_share and first belong to fission funnels")
     return Step(
         name=name,
         events=_names(spec["events"], (*path, "events")),
         filters=_filters(spec.get("where", {}), (*path, "where")),
         actor=cast(Any, actor),
-        via_share=bool(spec.get("via_share", False)),
-        first=bool(spec.get("first", False)),
+        via_share=via_share,
+        first=first,
     )
 
 

@@ -2,7 +2,8 @@
 naming file and line.
 
 Used by the tag definition and live-code registry parsers: every check that fails raises
-:class:`DefinitionError` with the file, the 1-based line and the reason. Reading the YAML
+:class:`DefinitionError` with the file, the 1-based line and the reason. The funnel and
+segment files find the line of a reported problem with ``line_at``. Reading the YAML
 itself happens outside the domain (``streams/yaml_source.py``): nodes only need to carry
 their position (``lc``), which ``line_of`` reads.
 """
@@ -10,7 +11,7 @@ their position (``lc``), which ``line_of`` reads.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NoReturn
 
 from siyu.exceptions import TrackingError
@@ -24,6 +25,7 @@ __all__ = [
     "convert",
     "get",
     "get_names",
+    "line_at",
     "line_of",
     "mapping",
     "parse_duration",
@@ -69,6 +71,22 @@ def line_of(node: Any, key: Any = None) -> int:
         return int(lc.line) + 1
     found = lc.key(key) if isinstance(node, Mapping) else lc.item(key)
     return int(found[0]) + 1
+
+
+def line_at(node: Any, path: Sequence[object]) -> int:
+    """Line of the value at ``path`` (keys and list indexes) under ``node``: the line of its
+    key in a mapping, of the item in a list; the nearest parent's when the path leads
+    nowhere; 0 when ``node`` carries no position."""
+    line = line_of(node)
+    for part in path:
+        if isinstance(node, Mapping):
+            found = part in node
+        else:
+            found = isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node)
+        if not found:
+            break
+        line, node = line_of(node, part), node[part]
+    return line
 
 
 def check_keys(f: SourceFile, node: Mapping[str, Any], where: str, allowed: frozenset[str]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import io
 import json
 import re
 from pathlib import Path
@@ -11,7 +12,7 @@ from xml.etree import ElementTree
 
 import jsonschema
 import pytest
-import yaml
+from ruamel.yaml import YAML
 
 from siyu.settings import Settings
 
@@ -19,9 +20,13 @@ ROOT = Path(__file__).parents[3]
 INFRA = ROOT / "infra"
 
 
+def _load(name: str) -> Any:
+    return YAML(typ="safe").load((INFRA / name).read_text())
+
+
 @pytest.fixture(scope="module")
 def compose() -> dict[str, Any]:
-    doc: dict[str, Any] = yaml.safe_load((INFRA / "docker-compose.yml").read_text())
+    doc: dict[str, Any] = _load("docker-compose.yml")
     return doc
 
 
@@ -73,8 +78,10 @@ def test_settings_built_from_the_compose_environment(
 def test_prometheus_scrapes_every_siyu_process(
     compose: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    config = yaml.safe_load((INFRA / "prometheus.yml").read_text())
-    text = yaml.safe_dump(config)
+    dumper, out = YAML(typ="safe"), io.StringIO()
+    dumper.default_flow_style = False
+    dumper.dump(_load("prometheus.yml"), out)
+    text = out.getvalue()
     s = _compose_settings(compose, monkeypatch)
     assert f"collector:{s.collector.port}" in text
     assert f"sink:{s.sink.metrics_port}" in text
@@ -123,7 +130,7 @@ def test_kafka_keeps_its_log_on_the_volume(compose: dict[str, Any]) -> None:
 
 
 def test_grafana_reads_as_a_read_only_user(compose: dict[str, Any]) -> None:
-    datasources = yaml.safe_load((INFRA / "grafana/provisioning/datasources/siyu.yaml").read_text())
+    datasources = _load("grafana/provisioning/datasources/siyu.yaml")
     clickhouse = next(d for d in datasources["datasources"] if "clickhouse" in d["type"])
     user = clickhouse["jsonData"]["username"]
     assert user != compose["services"]["clickhouse"]["environment"]["CLICKHOUSE_USER"]

@@ -8,7 +8,7 @@ from typing import Any
 
 import kubernetes_validate
 import pytest
-import yaml
+from ruamel.yaml import YAML
 
 from siyu.settings import Settings
 
@@ -19,8 +19,9 @@ VERSION = "1.33.0"
 
 def _documents() -> list[tuple[str, dict[str, Any]]]:
     docs: list[tuple[str, dict[str, Any]]] = []
+    yaml = YAML(typ="safe")
     for path in sorted(K8S.glob("*.yaml")):
-        docs.extend((f"{path.name}:{d['kind']}", d) for d in yaml.safe_load_all(path.read_text()))
+        docs.extend((f"{path.name}:{d['kind']}", d) for d in yaml.load_all(path.read_text()))
     return docs
 
 

@@ -59,6 +59,8 @@ _STEP = "funnels:\n  a:\n    window: 1h\n    steps:\n      - name: x\n        ev
         ("funnels:\n  a:\n    window: 1h\n    steps: [1]\n", 4, "mapping"),
         ("funnels:\n  a:\n    window: 1h\n    steps:\n      - name: x\n", 5, "needs events"),
         ("funnels: [\n", 2, "expected"),
+        # YAML 1.2: `no` is text, so it is refused rather than read as false.
+        (_STEP + "        first: no\n", 7, "first: expected true or false, got 'no'"),
     ],
 )
 def test_errors_point_at_the_line(tmp_path: Path, text: str, line: int, reason: str) -> None:
@@ -77,3 +79,18 @@ def test_unreadable_file(tmp_path: Path) -> None:
     bad.write_text("[[[")
     with pytest.raises(FunnelFileError):
         load_funnels(bad)
+
+
+def test_yaml_values_reach_the_definitions_as_plain_types(tmp_path: Path) -> None:
+    path = tmp_path / "funnels.yaml"
+    path.write_text(
+        _STEP
+        + "        where:\n"
+        + "          properties.note:\n            eq: |-\n              two\n              lines\n"
+        + "          properties.price: {gte: 1e2}\n"
+    )
+    step = load_funnels(path).funnels[0].steps[0]
+    values = {f.field[-1]: f.value for f in step.filters}
+    assert values == {"note": "two\nlines", "price": 100.0}
+    assert {type(v) for v in values.values()} == {str, float}
+    assert {type(e) for e in step.events} == {str}

@@ -93,6 +93,12 @@ def _fission_step(index: int, **changes: Any) -> dict[str, Any]:
         pytest.param(_step(actor="sharer"), "funnels.shop.steps.1.actor", "fission", id="actor"),
         pytest.param(_step(first=True), "funnels.shop.steps.1", "fission", id="first"),
         pytest.param(
+            _fission_step(3, first="no"),
+            "funnels.fission.steps.3.first",
+            "true or false",
+            id="first-text",
+        ),
+        pytest.param(
             _step(where={"price": 1}), "funnels.shop.steps.1.where.price", "field", id="field"
         ),
         pytest.param(
