@@ -13,8 +13,12 @@ content, not by offsets), and hands messages back to be sent again:
 - after ``resend_after_ms`` without confirmation, once a message sent more than
   ``overtaken_ms`` after it is confirmed (whatever swallowed it: skipped offsets, a crash
   between two stages). A pipeline that is merely behind confirms nothing newer, so it is
-  not flooded with copies; messages still unconfirmed after ``give_up_wait_ms`` are sent
-  again anyway (nothing newer may ever come).
+  not flooded with copies;
+- after ``resend_after_ms + overtaken_ms``, once a message sent at the same time or later
+  is confirmed: the last messages before traffic stops (or the copies sent together after
+  a lost log) have nothing sent well after them to overtake them;
+- messages still unconfirmed after ``give_up_wait_ms`` are sent again anyway (nothing
+  newer may ever be confirmed).
 
 Copies dedupe by ``event_id`` in ClickHouse (ReplacingMergeTree) and in stream state.
 Bounded by bytes: past ``max_bytes`` the oldest messages are dropped unconfirmed and
@@ -141,14 +145,19 @@ class Outbox:
 
     def due(self, now_ms: int, limit: int = 2000) -> list[Message]:
         """Pending messages to send again now (their clock restarts): sent more than
-        ``resend_after_ms`` ago and overtaken by a confirmed one, or waiting too long."""
+        ``resend_after_ms`` ago and overtaken by a confirmed one, caught up by one a while
+        longer, or waiting too long."""
         late: list[Pending] = []
         for p in self._pending.values():
             age = now_ms - p.sent_ms
             if age < self.resend_after_ms or len(late) >= limit:
                 break  # sent in order: the rest are younger (copies sent again move last)
             overtaken = p.sent_ms + self.overtaken_ms <= self._confirmed_sent_ms
-            if overtaken or age >= self.give_up_wait_ms:
+            caught_up = (
+                p.sent_ms <= self._confirmed_sent_ms
+                and age >= self.resend_after_ms + self.overtaken_ms
+            )
+            if overtaken or caught_up or age >= self.give_up_wait_ms:
                 late.append(p)
         return self._take(late, now_ms)
 

@@ -88,6 +88,18 @@ class Lane:
             self.first_try[job.event_id] = first_try
         self.add(job)
 
+    def forget(self, user_id: str) -> int:
+        """Drop a forgotten user's queued jobs (an attempt under way still ends); return
+        how many."""
+        queue = self.queues.pop(user_id, None)
+        if not queue:
+            return 0
+        for job in queue:
+            self.first_try.pop(job.event_id, None)
+            self.attempts.pop(job.event_id, None)
+        self._count(-len(queue))
+        return len(queue)
+
     def _count(self, n: int) -> None:
         self.backlog += n
         metrics.BACKLOG.labels(subscription=self.sub.id).set(self.backlog)
@@ -111,6 +123,8 @@ class Lane:
                 continue
             job = queue[0]
             wait = await self._attempt(job)
+            if self.queues.get(user) is not queue:
+                continue  # the user was forgotten meanwhile
             if wait is None:
                 queue.popleft()
                 self._count(-1)
@@ -219,6 +233,10 @@ class Dispatcher:
             return False
         lane.add(job)
         return True
+
+    def forget(self, user_id: str) -> int:
+        """Drop a forgotten user's queued jobs in every lane; return how many."""
+        return sum(lane.forget(user_id) for lane in self.lanes.values())
 
     async def close(self) -> None:
         for lane in list(self.lanes.values()):

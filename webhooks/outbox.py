@@ -8,6 +8,10 @@ order they were read) with their attempts so far, and a change read again (offse
 yet committed) is recognised by its ``(subscription, event_id)`` and not added twice. A
 finished job is remembered for ``keep_done_s`` for that purpose.
 
+A forgotten user (a privacy request, ``privacy.forget``) loses every job here, pending or
+finished, and no later change of theirs is stored: a change published before the request
+and read after it is not delivered.
+
 Each subscription holds at most ``max_pending`` unfinished jobs (a dead receiver's
 backlog must not fill the memory or the disk): a job beyond that is not queued but
 returned as overflow, for the caller to log as a dead letter with its reason.
@@ -42,6 +46,12 @@ CREATE TABLE IF NOT EXISTS jobs (
     UNIQUE (subscription_id, event_id)
 );
 CREATE INDEX IF NOT EXISTS jobs_pending ON jobs (subscription_id, done_at, seq);
+CREATE INDEX IF NOT EXISTS jobs_user ON jobs (project, user_id);
+CREATE TABLE IF NOT EXISTS forgotten (
+    project TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    PRIMARY KEY (project, user_id)
+);
 """
 
 
@@ -65,6 +75,9 @@ class Outbox:
         self.db.executescript("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;" + _SCHEMA)
         self.max_pending = max_pending
         self.keep_done_s = keep_done_s
+        self.forgotten: set[tuple[str, str]] = set(
+            self.db.execute("SELECT project, user_id FROM forgotten").fetchall()
+        )
         self.counts: Counter[str] = Counter(
             dict(
                 self.db.execute(
@@ -88,6 +101,8 @@ class Outbox:
         self.db.execute("BEGIN")
         try:
             for job in jobs:
+                if (job.project, job.user_id) in self.forgotten:
+                    continue
                 full = self.counts[job.subscription_id] >= self.max_pending
                 added = self.db.execute(
                     "INSERT OR IGNORE INTO jobs (subscription_id, event_id, project, user_id, "
@@ -164,6 +179,30 @@ class Outbox:
         """Forget a deleted subscription's jobs; return how many were unfinished."""
         self.db.execute("DELETE FROM jobs WHERE subscription_id = ?", (subscription_id,))
         return self.counts.pop(subscription_id, 0)
+
+    def forget(self, project: str, user_id: str) -> int:
+        """Drop every job of a forgotten user and refuse their later ones; return how
+        many were unfinished."""
+        self.db.execute("BEGIN")
+        try:
+            self.db.execute(
+                "INSERT OR IGNORE INTO forgotten (project, user_id) VALUES (?, ?)",
+                (project, user_id),
+            )
+            dropped = self.db.execute(
+                "DELETE FROM jobs WHERE project = ? AND user_id = ? AND done_at IS NULL",
+                (project, user_id),
+            ).rowcount
+            self.db.execute(
+                "DELETE FROM jobs WHERE project = ? AND user_id = ?", (project, user_id)
+            )
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+        self.forgotten.add((project, user_id))
+        self.counts = self._recount()
+        return dropped
 
     def subscriptions(self) -> set[str]:
         """Subscriptions with unfinished jobs."""

@@ -8,6 +8,8 @@ group, turns each change into one job per matching subscription
 (:mod:`webhooks.jobs`) and hands the jobs to per-subscription lanes
 (:mod:`webhooks.dispatcher`). Every attempt is published on ``webhooks.deliveries``
 (sunk into ``siyu.webhook_deliveries`` and, when given up, ``siyu.webhook_dead_letters``).
+It reads ``privacy.forget`` too: a forgotten user's deliveries are dropped, queued or
+stored, and their later changes are not delivered.
 
 Durable and bounded: every job is written to the on-disk outbox (:mod:`webhooks.outbox`)
 before the offsets of the records it came from are committed, and stays there until its
@@ -31,6 +33,7 @@ from prometheus_client import start_http_server
 
 from lookup.segment_index import SubscriptionIndex
 from schemas.exceptions import SchemaError
+from schemas.privacy_records import decode_forget
 from schemas.segment_records import (
     WebhookDelivery,
     decode_segment_changes,
@@ -76,6 +79,7 @@ class WebhookService:
         k = settings.kafka
         self.segments_topic = k.topic("segments.changes")
         self.tags_topic = k.topic("tags.changes")
+        self.forget_topic = k.topic("privacy.forget")
         self._closing: set[asyncio.Task[None]] = set()
 
     def _subscription(self, value: bytes) -> None:
@@ -144,6 +148,19 @@ class WebhookService:
                 "%d webhook deliveries over the backlog bound: dead letters", len(overflow)
             )
 
+    def forget(self, value: bytes) -> None:
+        """A privacy request reached this user id: drop their deliveries everywhere."""
+        try:
+            f = decode_forget(value)
+        except SchemaError as exc:
+            logger.warning("undecodable forget record skipped: %s", exc)
+            return
+        stored = self.outbox.forget(f.project, f.user_id)
+        queued = self.dispatcher.forget(f.user_id)
+        logger.info(
+            "forget %s: %d stored and %d queued deliveries dropped", f.request_id, stored, queued
+        )
+
     def jobs_of(self, topic: str, value: bytes, source: tuple[str, int, int]) -> list[Job]:
         subs = self.subscriptions.active()
         if not subs:
@@ -182,6 +199,7 @@ class WebhookService:
         consumer = AIOKafkaConsumer(
             self.segments_topic,
             self.tags_topic,
+            self.forget_topic,
             bootstrap_servers=s.kafka.bootstrap,
             group_id=f"{s.worker.app_id}-webhooks",
             enable_auto_commit=False,
@@ -196,15 +214,22 @@ class WebhookService:
         try:
             while not stop.is_set():
                 found = await consumer.getmany(timeout_ms=100, max_records=1000)
+                changes = {tp: rs for tp, rs in found.items() if tp.topic != self.forget_topic}
                 jobs = [
                     job
-                    for tp, records in found.items()
+                    for tp, records in changes.items()
                     for r in records
                     if r.value is not None
                     for job in self.jobs_of(tp.topic, r.value, (tp.topic, tp.partition, r.offset))
                 ]
                 if jobs:
                     await self._queue(jobs)
+                # After the changes read with them: those are dropped too.
+                for tp, records in found.items():
+                    if tp.topic == self.forget_topic:
+                        for r in records:
+                            if r.value is not None:
+                                self.forget(r.value)
                 uncommitted = uncommitted or bool(found)
                 if uncommitted and loop.time() - last_commit >= _COMMIT_S:
                     # Everything read so far is in the outbox: its offsets can go.

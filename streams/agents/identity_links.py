@@ -182,8 +182,9 @@ def register(ctx: StreamContext, graph: GraphStore, rules: IdentityRules) -> Non
             # path (any worker) follows the graph, so a later record of the same user
             # lands after these stitched events. A worker killed before the graph write
             # decides the batch again (duplicates are dropped downstream); one killed
-            # after it has published everything already. (Sends attached to the records
-            # would wait for the next offset commit, after the graph write.)
+            # after it has published everything already. (A send only queues the record
+            # in the producer; the commit flushes it, but the graph write, local at once
+            # and on its changelog, would not wait for that.)
             await asyncio.gather(*sent)
             graph.flush()
 

@@ -172,6 +172,22 @@ def test_outbox_sends_again_what_a_newer_confirmed_message_overtook() -> None:
     assert box.size_bytes == sum(len(m[1]) + len(m[2]) for m in (_m(0), _m(1), _m(2)))
 
 
+def test_outbox_sends_again_the_last_message_before_traffic_stopped() -> None:
+    box = Outbox(max_bytes=1 << 20, resend_after_ms=100, overtaken_ms=20, give_up_wait_ms=10_000)
+    for i in range(3):  # sent together (copies after a lost log, or the last burst)
+        box.acked(("t", 0, i), 1000, _m(i))
+    box.confirm([p.seq for p in box.oldest(10) if p.message != _m(1)])
+    assert box.due(1100) == []  # nothing sent well after it: may still be on its way
+    assert box.due(1119) == []
+    assert box.due(1120) == [_m(1)]  # the ones sent with it are stored, it is not
+    assert box.due(1200) == []  # its clock restarted
+    assert box.due(1240) == []  # nothing confirmed since it was sent again
+    box.acked(("t", 0, 3), 1250, _m(3))
+    box.confirm([p.seq for p in box.oldest(10) if p.message == _m(3)])
+    assert box.due(1260) == [_m(1)]  # overtaken by one sent later
+    assert box.resent == 2
+
+
 def test_outbox_is_bounded_and_counts_what_it_dropped() -> None:
     box = Outbox(max_bytes=100, resend_after_ms=1)
     for i in range(100):

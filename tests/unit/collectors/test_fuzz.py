@@ -24,7 +24,7 @@ from siyu.settings import CollectorSettings, Settings
 from tests.fakes import InMemoryProducer
 
 FUZZ = settings(
-    max_examples=800,
+    max_examples=400,  # per route; CI time is shared with the stack tests
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )

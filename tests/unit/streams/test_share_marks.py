@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from schemas.codec import codec
-from schemas.records import SHARER_USER, EventBatch, TrackEvent, encode_batch, event_from_avro
+from schemas.records import SHARER_USER, TrackEvent, event_from_avro
 from sinks.route import Record
 from sinks.routes.events import EVENTS, event_rows
 from streams.agents.identity_links import decide_batch
@@ -14,19 +14,7 @@ from streams.agents.identity_table import GraphStore
 from streams.agents.share_resolver import ShareResolver
 from streams.domain.identity_model import new_user_id
 from streams.domain.identity_rules import DEFAULT_RULES, Identity
-from tests.unit.streams.test_identity_table import FakeTable
-
-
-def _links_record(*events: TrackEvent, offset: int) -> dict[str, Any]:
-    batch = EventBatch(
-        project="p",
-        key="k",
-        received_at=0,
-        events=events,
-        origin="siyu.events.raw/0",
-        origin_offset=offset,
-    )
-    return codec("event_batch").decode(encode_batch(batch))
+from tests.unit.streams.test_identity_table import FakeTable, _batch
 
 
 def _visit(event_id: str, anon: str, **share: Any) -> TrackEvent:
@@ -44,8 +32,8 @@ def _visit(event_id: str, anon: str, **share: Any) -> TrackEvent:
 def test_an_anonymous_sharer_decided_in_the_same_batch_is_marked_on_the_invitee() -> None:
     graph = GraphStore(FakeTable())  # type: ignore[arg-type]
     resolver = ShareResolver(DEFAULT_RULES, graph)
-    decide_batch(DEFAULT_RULES, graph, _links_record(_visit("s1", "sharer-anon"), offset=0))
-    invitee = _links_record(
+    decide_batch(DEFAULT_RULES, graph, _batch(_visit("s1", "sharer-anon"), offset=0))
+    invitee = _batch(
         _visit("i1", "inv-anon", context={"share": {"sharer": "SHARER-ANON ", "depth": 1}}),
         _visit("i2", "inv-anon", properties={"$share_distinct_id": "sharer-anon"}),
         _visit("i3", "inv-anon", context={"share": {"sharer": "nobody-known"}}),
