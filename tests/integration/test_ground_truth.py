@@ -41,11 +41,11 @@ def _post(stack: RunningStack, s: Scenario, batch: list[Event]) -> None:
     assert answer.json()["accepted"] == len(batch), answer.text
 
 
-def _sharer(s: Scenario, e: Event) -> str | None:
-    """The user a visit's share names (None: no share)."""
+def _named(e: Event) -> str | None:
+    """The identity a visit's share names as its sharer (None: no share)."""
     share = e.context.get("share") or {}
-    named = share.get("sharer")
-    return next((u for u in {x.user for x in s.events} if s.anon(u) == named), None)
+    named: str | None = share.get("sharer")
+    return named
 
 
 def _send(stack: RunningStack, scenarios: list[Scenario]) -> None:
@@ -54,19 +54,20 @@ def _send(stack: RunningStack, scenarios: list[Scenario]) -> None:
     visit is linked is not credited); then the rest in time order, then the backdated
     events; the rejected ones."""
     firsts = {s.project: list({e.user: e for e in reversed(s.events)}.values()) for s in scenarios}
-    posted: dict[str, set[str]] = {s.project: set() for s in scenarios}
-    while any(firsts.values()):
+    waiting = {project: list(events) for project, events in firsts.items()}
+    posted: dict[str, set[str]] = {s.project: set() for s in scenarios}  # their identities
+    while any(waiting.values()):
         for s in scenarios:
             ready = [
                 e
-                for e in firsts[s.project]
-                if _sharer(s, e) in posted[s.project] or _sharer(s, e) is None
+                for e in waiting[s.project]
+                if (named := _named(e)) is None or named in posted[s.project]
             ]
-            assert ready or not firsts[s.project], "a share names a user who never shows up"
+            assert ready or not waiting[s.project], "a share names a user who never shows up"
             if ready:
                 _post(stack, s, ready)
-            posted[s.project] |= {e.user for e in ready}
-            firsts[s.project] = [e for e in firsts[s.project] if e not in ready]
+            posted[s.project] |= {s.anon(e.user) for e in ready}
+            waiting[s.project] = [e for e in waiting[s.project] if e not in ready]
         stack.wait_drained(timeout=120)
     for s in scenarios:
         _post(stack, s, [e for e in s.events if e not in firsts[s.project]])
