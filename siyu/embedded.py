@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from aiokafka import TopicPartition
 from aiokafka.errors import KafkaError
 
 from siyu.broker import MemoryRotation, start_broker
@@ -255,16 +256,23 @@ class Stack:
 
     async def lag_by_stage(self) -> dict[str, int]:
         """Records not yet processed by the workers and by the sink."""
+        return {
+            stage: sum(max(0, end - committed) for committed, end in lag.values())
+            for stage, lag in (await self.partition_lag()).items()
+        }
+
+    async def partition_lag(self) -> dict[str, dict[TopicPartition, tuple[int, int]]]:
+        """``{stage: {partition: (committed, end)}}`` for the workers and the sink."""
         s = self.settings
         worker_topics = [s.kafka.topic(t.name) for t in TOPICS if t.worker_reads]
         sink_topics = [s.kafka.topic(t.name) for t in TOPICS if t.sink_reads]
         sink_topics += await changelog_topics(s.kafka.bootstrap, s.worker.app_id)
-        behind: dict[str, int] = {}
+        out: dict[str, dict[TopicPartition, tuple[int, int]]] = {}
         for stage, group, topics in (
             ("workers", s.worker.app_id, worker_topics),
             ("sink", f"{s.worker.app_id}-sink", sink_topics),
         ):
-            lag = await group_lag(
+            out[stage] = await group_lag(
                 s.kafka.bootstrap,
                 group,
                 topics,
@@ -272,8 +280,20 @@ class Stack:
                 overrides=partition_overrides(s.kafka),
                 end_offsets=for_kafka(s.kafka).end_offsets,
             )
-            behind[stage] = sum(max(0, end - committed) for committed, end in lag.values())
-        return behind
+        return out
+
+    def behind(self) -> str:
+        """The partitions whose committed offset is short of their end, for a log line."""
+        try:
+            lag = asyncio.run(self.partition_lag())
+        except (KafkaError, OSError) as exc:
+            return f"unknown ({exc})"
+        return ", ".join(
+            f"{stage} {tp.topic}[{tp.partition}] {committed}/{end}"
+            for stage, parts in lag.items()
+            for tp, (committed, end) in parts.items()
+            if committed < end
+        )
 
     def event_rows(self) -> int | None:
         """Rows in siyu.events as the SQL endpoint sees them, None when it cannot answer."""
@@ -308,7 +328,10 @@ class Stack:
         if drained:
             drained = self.drain(timeout=60)
         if not drained:
-            logger.error("pipeline did not drain in time; events on the broker may be lost")
+            logger.error(
+                "pipeline did not drain in time; events on the broker may be lost; behind: %s",
+                self.behind(),
+            )
         after = self.event_rows()
         sink = self.children.get("sink")
         if sink:

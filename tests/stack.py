@@ -140,7 +140,7 @@ class RunningStack:
 
     def wait_drained(self, timeout: float = 60.0) -> None:
         if not self.stack.drain(timeout=timeout):
-            raise AssertionError("pipeline did not drain")
+            raise AssertionError(f"pipeline did not drain; behind: {self.stack.behind()}")
 
 
 @contextmanager
