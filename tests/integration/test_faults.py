@@ -77,7 +77,7 @@ def _snapshot(stack: RunningStack, expected: set[str]) -> dict[str, Any]:
     canonical = {g["user_id"]: g["ids"][0] for g in groups}
     tags = {
         canonical.get(r["user_id"], r["user_id"]): r["tags"]
-        for r in stack.sql("SELECT user_id, tags FROM siyu.user_tags WHERE deleted = 0")
+        for r in stack.sql("SELECT user_id, tags FROM siyu.user_tags FINAL WHERE deleted = 0")
     }
     funnels = stack.sql(
         "SELECT funnel, step, toString(day) AS day, users FROM siyu.funnel_counts "
