@@ -31,16 +31,6 @@ Patches (name: what it replaces, and why):
     fetch above skipped stayed skipped. The patch sends source partitions without a
     committed offset back to the beginning (re-reading is safe: state and sinks are
     idempotent).
-``reread_dropped``
-    ``faust.transport.consumer.Consumer._new_offset``. Faust commits a partition only up to
-    its first offset not acked. A worker restarting resumes its partitions before it seeks
-    them to the committed offsets, so records fetched in between can be dropped unprocessed
-    while the consumer counts them as read. Their offsets are then never acked and the
-    partition's commits stop for good (the lag never drains; the next restart reprocesses
-    everything after them). When offsets at the head of a partition have stayed missing for
-    :data:`REREAD_AFTER_S` with none of them in processing, the patch seeks the partition
-    back to its committed offset and reads them again (state and sinks are idempotent).
-    The race is Faust's, so it can occur on any broker.
 ``no_topic_auto_creation``
     ``aiokafka.client.MetadataRequest`` (the collector only). aiokafka asks for topic
     auto-creation in every metadata request and the embedded broker honours it, so right
@@ -53,9 +43,7 @@ Patches (name: what it replaces, and why):
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from importlib import import_module, metadata
@@ -74,9 +62,7 @@ __all__ = [
     "IncompatibleVersions",
     "Patch",
     "Quirks",
-    "StallWatch",
     "check_versions",
-    "dropped_head",
     "fetch_active_records",
     "install",
     "installed",
@@ -217,65 +203,6 @@ async def _seek_to_committed(self: Any) -> Mapping[TopicPartition, int | None]:
     return result
 
 
-# -- reread_dropped -------------------------------------------------------------------------
-
-REREAD_AFTER_S = 5.0
-"""How long offsets at a partition's head may stay missing before they are read again."""
-
-
-def dropped_head(acked: list[int], committed: int | None, in_flight: set[int]) -> range | None:
-    """The offsets at the head of a partition that were read but never processed: those
-    from ``committed`` (the next offset to process) to the first acked one, when Faust
-    cannot commit past them (its rule: more than one missing) and none is in processing."""
-    if not acked or not committed or min(acked) - committed <= 1:
-        return None
-    missing = range(committed, min(acked))
-    return None if any(offset in in_flight for offset in missing) else missing
-
-
-@dataclass
-class StallWatch:
-    """Per partition, since when the same head has been missing."""
-
-    since: dict[Any, tuple[int, float]]
-
-    def due(self, key: Any, head: range | None, now: float) -> range | None:
-        """``head`` once it has stayed missing for :data:`REREAD_AFTER_S`; then the clock
-        restarts, so a re-read gets that long to arrive before the next one."""
-        if head is None:
-            self.since.pop(key, None)
-            return None
-        start, at = self.since.get(key, (head.start, now))
-        if start != head.start:
-            start, at = head.start, now
-        if now - at >= REREAD_AFTER_S:
-            self.since[key] = (start, now)
-            return head
-        self.since[key] = (start, at)
-        return None
-
-
-_watch = StallWatch({})
-_rereads: set[asyncio.Task[None]] = set()
-
-
-def _new_offset(self: Any, tp: Any) -> int | None:
-    offset: int | None = original("reread_dropped")(self, tp)
-    if offset is not None:
-        return offset
-    in_flight = {m.offset for m in self._unacked_messages if m.tp == tp and not m.acked}
-    head = dropped_head(self._acked[tp], self._committed_offset[tp], in_flight)
-    if reread := _watch.due((id(self), tp), head, time.monotonic()):
-        logger.warning(
-            "%s[%d]: offsets %d-%d were read but never processed; reading them again",
-            tp.topic, tp.partition, reread.start, reread.stop - 1,
-        )  # fmt: skip
-        task = asyncio.ensure_future(self.seek(tp, reread.start))
-        _rereads.add(task)
-        task.add_done_callback(_rereads.discard)
-    return None
-
-
 # -- no_topic_auto_creation -----------------------------------------------------------------
 
 
@@ -295,7 +222,6 @@ PATCHES: Mapping[str, Patch] = {
         Patch("fetch_wait", *_THREAD, "_create_worker_consumer", _create_worker_consumer),
         Patch("empty_active_fetch", *_THREAD, "_fetch_records", fetch_active_records),
         Patch("seek_committed_or_beginning", *_THREAD, "seek_to_committed", _seek_to_committed),
-        Patch("reread_dropped", "faust.transport.consumer", "Consumer", "_new_offset", _new_offset),
         Patch("no_topic_auto_creation", "aiokafka.client", "", "MetadataRequest", _NoAutoCreate),
     )
 }
@@ -305,7 +231,6 @@ CONSUMER_PATCHES = (
     "fetch_wait",
     "empty_active_fetch",
     "seek_committed_or_beginning",
-    "reread_dropped",
 )
 """What a stream worker installs (Faust's consumer)."""
 PRODUCER_PATCHES = ("no_topic_auto_creation",)
