@@ -1,9 +1,10 @@
 """The one place where siyu changes Faust and aiokafka internals, for brokers that need it.
 
-Every patch here works around a quirk of the embedded broker (Tansu 0.6); a real Kafka
+Most patches here work around a quirk of the embedded broker (Tansu 0.6); a real Kafka
 needs none of them. The setting ``SIYU_KAFKA_QUIRKS`` names the broker's quirks:
 ``tansu`` (the default with the embedded broker) installs every patch, ``none`` (the
-default with an external Kafka) installs nothing and leaves Faust and aiokafka as shipped.
+default with an external Kafka) installs only the fixes of Faust's own races
+(``FAUST_FIXES``), which no broker prevents.
 
 The patches reach into private methods, so the module refuses to load next to versions of
 faust-streaming or aiokafka it was not tested with (:func:`check_versions`).
@@ -38,6 +39,17 @@ Patches (name: what it replaces, and why):
     broker's default partition count. (On a real Kafka, set ``auto.create.topics.enable``
     to false instead.)
 
+``resume_streams_after_seek``, ``recovery_completed_after_seek`` (every broker)
+    ``Recovery._resume_streams`` and ``Recovery.on_recovery_completed``. When a
+    rebalance's recovery ends, Faust resumes the stream partitions while records are still
+    flowing (recovery resumed the flow to read changelogs), then seeks them to their
+    committed offsets, then clears the streams' queues. Records fetched before the seek
+    were handed to the queues, counted as read, and cleared unprocessed; the same records
+    fetched again after the seek were dropped as already read. Nothing acked them, so the
+    partition's commits stopped for good and those events were never processed. The
+    patch stops the flow first; Faust resumes it after the seek and the clearing, so the
+    first record a stream gets is the committed one.
+
 ``tests/integration/test_offsets.py`` shows what each patch prevents.
 """
 
@@ -56,6 +68,7 @@ from siyu.offsets import true_end_offsets_with
 
 __all__ = [
     "CONSUMER_PATCHES",
+    "FAUST_FIXES",
     "PATCHES",
     "PRODUCER_PATCHES",
     "TESTED_VERSIONS",
@@ -203,6 +216,25 @@ async def _seek_to_committed(self: Any) -> Mapping[TopicPartition, int | None]:
     return result
 
 
+# -- resume_streams_after_seek, recovery_completed_after_seek ------------------------------
+
+
+def _stop_deliveries(recovery: Any) -> None:
+    """Hand no record to a stream until the recovery resumes the flow (after its seek)."""
+    recovery.app.consumer.stop_flow()
+    recovery.app.flow_control.suspend()
+
+
+async def _resume_streams_after_seek(self: Any, generation_id: int = 0) -> None:
+    _stop_deliveries(self)
+    await original("resume_streams_after_seek")(self, generation_id)
+
+
+async def _recovery_completed_after_seek(self: Any, generation_id: int = 0) -> None:
+    _stop_deliveries(self)
+    await original("recovery_completed_after_seek")(self, generation_id)
+
+
 # -- no_topic_auto_creation -----------------------------------------------------------------
 
 
@@ -214,6 +246,7 @@ class _NoAutoCreate(MetadataRequest):  # type: ignore[misc]
 
 
 _THREAD = ("faust.transport.drivers.aiokafka", "AIOKafkaConsumerThread")
+_RECOVERY = ("faust.tables.recovery", "Recovery")
 
 PATCHES: Mapping[str, Patch] = {
     p.name: p
@@ -222,6 +255,15 @@ PATCHES: Mapping[str, Patch] = {
         Patch("fetch_wait", *_THREAD, "_create_worker_consumer", _create_worker_consumer),
         Patch("empty_active_fetch", *_THREAD, "_fetch_records", fetch_active_records),
         Patch("seek_committed_or_beginning", *_THREAD, "seek_to_committed", _seek_to_committed),
+        Patch(
+            "resume_streams_after_seek", *_RECOVERY, "_resume_streams", _resume_streams_after_seek
+        ),
+        Patch(
+            "recovery_completed_after_seek",
+            *_RECOVERY,
+            "on_recovery_completed",
+            _recovery_completed_after_seek,
+        ),
         Patch("no_topic_auto_creation", "aiokafka.client", "", "MetadataRequest", _NoAutoCreate),
     )
 }
@@ -231,12 +273,17 @@ CONSUMER_PATCHES = (
     "fetch_wait",
     "empty_active_fetch",
     "seek_committed_or_beginning",
+    "resume_streams_after_seek",
+    "recovery_completed_after_seek",
 )
 """What a stream worker installs (Faust's consumer)."""
 PRODUCER_PATCHES = ("no_topic_auto_creation",)
 """What the collector installs (aiokafka's producer)."""
 
-_BY_QUIRKS: Mapping[Quirks, frozenset[str]] = {"tansu": frozenset(PATCHES), "none": frozenset()}
+FAUST_FIXES = frozenset({"resume_streams_after_seek", "recovery_completed_after_seek"})
+"""Fixes of races in Faust itself: installed whatever the broker."""
+
+_BY_QUIRKS: Mapping[Quirks, frozenset[str]] = {"tansu": frozenset(PATCHES), "none": FAUST_FIXES}
 
 
 def original(name: str) -> Any:

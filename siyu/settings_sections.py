@@ -68,7 +68,8 @@ class KafkaSettings(BaseSettings):
     quirks: Literal["tansu", "none"] | None = None
     """Quirks of the broker, each worked around by siyu (docs/architecture.md): ``tansu``
     patches Faust and aiokafka for the embedded broker and keeps the collector's outbox,
-    ``none`` (a real Kafka) leaves them as shipped. Unset: ``tansu`` when ``embedded``."""
+    ``none`` (a real Kafka) leaves them as shipped, except for the fixes of Faust's own
+    races, which every broker gets. Unset: ``tansu`` when ``embedded``."""
 
     embedded_restart_rss_mb: int = Field(default=1024, ge=0)
     """The embedded broker keeps its whole log in memory: once its resident memory passes
