@@ -13,7 +13,7 @@ Migrations name them with ``{{…}}`` markers instead of repeating a rule:
   dictionary (``scenes.yaml`` ``names``); empty for a scene without a name.
 - ``{{entry_channel(<context>, <properties>)}}`` and ``entry_campaign``,
   ``entry_material``, ``entry_utm_source``, ``entry_utm_medium``, ``entry_scene``: one
-  event's entry fields as the tag engine reads them (:mod:`sinks.entry_sql`, from the
+  event's entry fields as the tag engine reads them (:mod:`streams.domain.entry_sql`, from the
   scene dictionary ``scenes.yaml``).
 - ``{{project_zones}}``: ``(project, timezone)`` tuples of every configured project.
 - ``{{fission_share_events}}``, ``{{fission_visit_step}}``, ``{{fission_success_step}}``,
@@ -27,7 +27,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from sinks.entry_sql import ENTRY_FIELDS, EntrySql
+from streams.domain.entry_sql import ENTRY_FIELDS, EntrySql
 from streams.domain.funnel_defs import FunnelSet
 from streams.domain.rfm import SEGMENT_LABELS
 from streams.domain.tag_definitions import SceneDictionary

@@ -272,13 +272,13 @@ def funnel_sql(
 ) -> None:
     """Print the windowFunnel query that must equal a funnel's live counts."""
     from streams.domain.funnel_sql import window_funnel_sql
-    from streams.funnel_config import load_funnels
+    from streams.funnel_config import funnels_of
     from streams.zones import DEFAULT_ZONE, utc_offset_s
 
     settings = Settings()
     chosen = settings.projects.get(project)
     zone = chosen.timezone if chosen is not None else DEFAULT_ZONE
-    defs = load_funnels(settings.worker.funnels_file).in_zone(utc_offset_s(zone))
+    defs = funnels_of(settings).in_zone(utc_offset_s(zone))
     funnel = next((f for f in defs.funnels if f.name == name), None)
     if funnel is None:
         _err(f"siyu funnel-sql: no funnel {name!r} ({', '.join(f.name for f in defs.funnels)})")

@@ -6,13 +6,17 @@ import logging
 import tomllib
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from streams.domain.funnel_defs import FunnelDefinitionError, FunnelSet, parse_funnels
 from streams.domain.located_yaml import DefinitionError, line_at
+from streams.tag_files import load_definitions
 from streams.yaml_source import load_yaml, plain
 
-__all__ = ["DEFAULT_FUNNELS_FILE", "FunnelFileError", "load_funnels"]
+if TYPE_CHECKING:
+    from siyu.settings import Settings
+
+__all__ = ["DEFAULT_FUNNELS_FILE", "FunnelFileError", "funnels_of", "load_funnels"]
 
 logger = logging.getLogger(__name__)
 
@@ -57,3 +61,10 @@ def load_funnels(file: Path | None = None) -> FunnelSet:
         raise FunnelFileError(path, line, f"{where}: {exc.reason}") from exc
     logger.info("loaded %d funnels from %s", len(funnels.funnels), path)
     return funnels
+
+
+def funnels_of(settings: Settings) -> FunnelSet:
+    """The funnel file of ``settings``, their channel breakdowns classed by the scene
+    dictionary of its tag file (as every entry is)."""
+    scenes = load_definitions(settings.tags.file).scenes
+    return load_funnels(settings.worker.funnels_file).with_scenes(scenes)

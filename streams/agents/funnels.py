@@ -27,7 +27,7 @@ from streams.domain.fission import FissionEdge, FissionSignal, SharerOutputs, sh
 from streams.domain.funnel_defs import FunnelSet
 from streams.domain.funnels import StepCompletion
 from streams.domain.tag_definitions import TagChange
-from streams.funnel_config import load_funnels
+from streams.funnel_config import funnels_of
 from streams.merging import follow_merges, register_merge_transfer
 from streams.zones import DEFAULT_ZONE, project_offsets, utc_offset_s
 
@@ -53,7 +53,7 @@ def _merge_sharers(a: Doc | None, b: Doc | None) -> Doc:
 
 
 def register(ctx: StreamContext) -> None:
-    base: FunnelSet = load_funnels(ctx.settings.worker.funnels_file)
+    base: FunnelSet = funnels_of(ctx.settings)
     # Entry days are the project's calendar days: one funnel set per project's zone.
     zoned = {name: base.in_zone(off) for name, off in project_offsets(ctx.settings).items()}
     fallback = base.in_zone(utc_offset_s(DEFAULT_ZONE))

@@ -46,6 +46,7 @@ from streams.domain.funnel_model import (
     Scalar,
     Step,
 )
+from streams.domain.tag_definitions import SceneDictionary
 
 __all__ = ["FissionConfig", "FunnelDefinitionError", "FunnelSet", "parse_funnels"]
 
@@ -93,6 +94,16 @@ class FunnelSet:
     @property
     def fission_funnel(self) -> Funnel | None:
         return next((f for f in self.funnels if f.kind == "fission"), None)
+
+    def with_scenes(self, scenes: SceneDictionary) -> FunnelSet:
+        """The same funnels, their channel breakdowns classed by the scene dictionary."""
+        return replace(
+            self,
+            funnels=tuple(
+                replace(f, breakdown=tuple(replace(d, scenes=scenes) for d in f.breakdown))
+                for f in self.funnels
+            ),
+        )
 
     def in_zone(self, offset_s: int) -> FunnelSet:
         """The same funnels counting days of a timezone ``offset_s`` seconds east of UTC."""

@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
 import orjson
 
 from streams.domain.events import TrackEvent
+from streams.domain.scenes import touch_of
+from streams.domain.tag_definitions import SceneDictionary
 
 __all__ = [
     "BUILTIN_DIMENSIONS",
@@ -84,10 +86,16 @@ class Step:
 
 @dataclass(frozen=True, slots=True)
 class Dimension:
-    """A breakdown of entries: a builtin (platform, channel, campaign) or a field path."""
+    """A breakdown of entries: a builtin (platform, channel, campaign) or a field path.
+
+    ``channel`` and ``campaign`` are the entry's, as the tag engine reads an entry
+    (:func:`streams.domain.scenes.touch_of`): the channel class of the scene dictionary
+    ``scenes`` (the tag file's ``sources``), the same one acquisition and first-touch
+    views show."""
 
     name: str
     path: FieldPath = ()
+    scenes: SceneDictionary = field(default_factory=SceneDictionary, compare=False, repr=False)
 
 
 BUILTIN_DIMENSIONS: frozenset[str] = frozenset({"platform", "channel", "campaign"})
@@ -221,13 +229,9 @@ def dimension_value(dim: Dimension, event: TrackEvent) -> str:
     """The breakdown value of an entry event."""
     if dim.name == "platform" and not dim.path:
         return event.platform
-    if dim.name == "campaign" and not dim.path:
-        return as_string(field_value(event, ("context", "utm", "campaign")))
-    if dim.name == "channel" and not dim.path:
-        source = as_string(field_value(event, ("context", "utm", "source")))
-        if source:
-            return source
-        if _exists(event, ("context", "scene")):
-            return "scene:" + as_string(field_value(event, ("context", "scene")))
-        return "direct"
+    if dim.name in ("channel", "campaign") and not dim.path:
+        touch = touch_of(dim.scenes, event)
+        if dim.name == "campaign":
+            return str(touch["utm_campaign"]) if touch else ""
+        return str(touch["channel"]) if touch else dim.scenes.direct
     return as_string(field_value(event, dim.path))

@@ -11,6 +11,7 @@ e.g. a view that maps users through ``identity_map``.
 from __future__ import annotations
 
 # ruff: noqa: S608 - builds SQL from checked definitions; every literal goes through quote()
+from streams.domain.entry_sql import EntrySql
 from streams.domain.funnel_defs import FissionConfig
 from streams.domain.funnel_model import (
     DAY_S,
@@ -71,11 +72,9 @@ def dimension_sql(dim: Dimension) -> str:
     if dim.name == "platform" and not dim.path:
         return "toString(platform)"
     if dim.name == "campaign" and not dim.path:
-        return "JSONExtractString(context, 'utm', 'campaign')"
+        return EntrySql(dim.scenes).campaign("context", "properties")
     if dim.name == "channel" and not dim.path:
-        source = "JSONExtractString(context, 'utm', 'source')"
-        scene = "concat('scene:', JSONExtractString(context, 'scene'))"
-        return f"multiIf({source} != '', {source}, JSONHas(context, 'scene'), {scene}, 'direct')"
+        return EntrySql(dim.scenes).channel("context", "properties")
     return _extract(dim.path, numeric=False)
 
 

@@ -63,11 +63,9 @@ def commerce_counts(
 
 
 def funnel_channel(e: Event) -> str:
-    """The commerce breakdown's channel of an entry: utm source, else scene:<value>."""
-    source = e.context.get("utm", {}).get("source", "")
-    if source:
-        return str(source)
-    return f"scene:{e.context['scene']}" if "scene" in e.context else "direct"
+    """The commerce breakdown's channel of an entry: the channel the entry stands for (as
+    acquisition shows it), ``direct`` for a visit without a source."""
+    return e.truth.get("channel", "direct")
 
 
 @dataclass

@@ -15,6 +15,7 @@ from streams.domain.funnel_model import (
     field_value,
     step_mask,
 )
+from streams.domain.tag_definitions import SceneDictionary
 from tests.unit.streams.domain.funnel_factories import T0, ev, funnels
 
 
@@ -83,19 +84,53 @@ def test_filter_numeric_flag() -> None:
     assert not Filter(("properties", "x"), "eq", "a").numeric
 
 
+SCENES = SceneDictionary(scenes={1007: "share", 1047: "qr"}, utm_mediums={"kol": "koc"})
+
+
+def _dim(name: str) -> Dimension:
+    return Dimension(name, scenes=SCENES)
+
+
 @pytest.mark.parametrize(
-    ("dim", "context", "expected"),
+    ("dim", "context", "props", "expected"),
     [
-        pytest.param(Dimension("platform"), {}, "miniprogram", id="platform"),
-        pytest.param(Dimension("campaign"), {"utm": {"campaign": "618"}}, "618", id="campaign"),
-        pytest.param(Dimension("channel"), {"utm": {"source": "kol"}}, "kol", id="utm"),
-        pytest.param(Dimension("channel"), {"scene": 1007}, "scene:1007", id="scene"),
-        pytest.param(Dimension("channel"), {}, "direct", id="direct"),
-        pytest.param(Dimension("context.g", ("context", "g")), {"g": 7}, "7", id="path"),
+        pytest.param(Dimension("platform"), {}, {}, "miniprogram", id="platform"),
+        pytest.param(_dim("campaign"), {"utm": {"campaign": "618"}}, {}, "618", id="campaign"),
+        pytest.param(_dim("campaign"), {}, {"campaign": "xmas"}, "xmas", id="campaign-prop"),
+        pytest.param(_dim("campaign"), {}, {}, "", id="no-campaign"),
+        # The channel class of the scene dictionary, as acquisition and first touch show it.
+        pytest.param(_dim("channel"), {"utm": {"source": "wb"}}, {}, "ads", id="utm"),
+        pytest.param(_dim("channel"), {"utm": {"medium": "KOL"}}, {}, "koc", id="utm-medium"),
+        pytest.param(_dim("channel"), {"scene": 1007}, {}, "share", id="scene"),
+        pytest.param(_dim("channel"), {}, {"$scene": "wx-1047"}, "qr", id="sensors-scene"),
+        pytest.param(_dim("channel"), {"scene": 9999}, {}, "other", id="unknown-scene"),
+        pytest.param(_dim("channel"), {}, {}, "direct", id="direct"),
+        pytest.param(Dimension("context.g", ("context", "g")), {"g": 7}, {}, "7", id="path"),
     ],
 )
-def test_dimensions(dim: Dimension, context: dict[str, Any], expected: str) -> None:
-    assert dimension_value(dim, ev("x", T0, context=context)) == expected
+def test_dimensions(
+    dim: Dimension, context: dict[str, Any], props: dict[str, Any], expected: str
+) -> None:
+    assert dimension_value(dim, ev("x", T0, context=context, props=props)) == expected
+
+
+def test_funnels_with_scenes_class_their_channels_by_them() -> None:
+    defs = funnels(
+        {
+            "funnels": {
+                "f": {
+                    "window": 60,
+                    "steps": [{"name": "s", "events": ["x"]}],
+                    "breakdown": ["channel", "campaign"],
+                }
+            }
+        }
+    )
+    entry = ev("x", T0, context={"scene": 1007})
+    assert [dimension_value(d, entry) for d in defs.funnels[0].breakdown] == ["other", ""]
+    classed = defs.with_scenes(SCENES).funnels[0]
+    assert [dimension_value(d, entry) for d in classed.breakdown] == ["share", ""]
+    assert classed == defs.funnels[0]  # the dictionary is not part of the definition
 
 
 def test_funnel_properties() -> None:

@@ -11,6 +11,7 @@ from chdb import session as chdb_session
 
 from streams.domain.funnel_model import Dimension, dimension_value, step_mask
 from streams.domain.funnel_sql import dimension_sql, quote, step_sql
+from streams.domain.tag_definitions import SceneDictionary
 from tests.unit.streams.domain.funnel_factories import T0, ev, funnels
 
 CASES: list[tuple[dict[str, Any], dict[str, Any]]] = [
@@ -72,21 +73,40 @@ def test_step_sql_matches_the_stream(
     assert int(chdb.query(sql, "CSV").bytes().decode().strip()) == step_mask(funnel, e)
 
 
+SCENES = SceneDictionary(scenes={1007: "share", 1047: "qr"}, utm_mediums={"kol": "koc"})
+
+
 @pytest.mark.parametrize(
-    ("dim", "context"),
+    ("name", "context", "props"),
     [
-        (Dimension("platform"), {}),
-        (Dimension("campaign"), {"utm": {"campaign": "618"}}),
-        (Dimension("channel"), {"utm": {"source": "kol"}}),
-        (Dimension("channel"), {"scene": 1007}),
-        (Dimension("channel"), {"utm": {"source": ""}, "scene": "1047"}),
-        (Dimension("channel"), {}),
-        (Dimension("context.g", ("context", "g")), {"g": 7}),
+        ("platform", {}, {}),
+        ("campaign", {"utm": {"campaign": "618"}}, {}),
+        ("campaign", {"query": {"campaign": "q"}}, {"campaign": "p"}),
+        ("campaign", {}, {"$utm_campaign": "s"}),
+        ("campaign", {}, {}),
+        ("channel", {"utm": {"source": "wb"}}, {}),
+        ("channel", {"utm": {"medium": "KOL"}}, {}),
+        ("channel", {"scene": 1007}, {}),
+        ("channel", {"utm": {"source": ""}, "scene": "1047"}, {}),
+        ("channel", {}, {"$scene": "wx-1047"}),
+        ("channel", {"scene": 9999}, {}),
+        ("channel", {"share": {"sharer": "u1"}}, {}),
+        ("channel", {"qr": "qr-1"}, {}),
+        ("channel", {"material": "m"}, {}),
+        ("channel", {}, {}),
     ],
 )
 def test_dimension_sql_matches_the_stream(
-    chdb: Any, dim: Dimension, context: dict[str, Any]
+    chdb: Any, name: str, context: dict[str, Any], props: dict[str, Any]
 ) -> None:
-    e = ev("x", T0, context=context)
+    dim = Dimension(name, scenes=SCENES)
+    e = ev("x", T0, context=context, props=props)
+    got = chdb.query(f"SELECT {dimension_sql(dim)} FROM ({_row(e)})", "JSONEachRow").bytes()
+    assert next(iter(orjson.loads(got).values())) == dimension_value(dim, e)
+
+
+def test_a_field_path_dimension_sql_matches_the_stream(chdb: Any) -> None:
+    dim = Dimension("context.g", ("context", "g"))
+    e = ev("x", T0, context={"g": 7})
     got = chdb.query(f"SELECT {dimension_sql(dim)} FROM ({_row(e)})", "JSONEachRow").bytes()
     assert next(iter(orjson.loads(got).values())) == dimension_value(dim, e)

@@ -14,6 +14,7 @@ from streams.domain.funnels import (
     settle,
     window_funnel_level,
 )
+from streams.domain.tag_definitions import SceneDictionary
 from tests.unit.streams.domain.funnel_factories import COMMERCE_SPEC, DAY, T0, ev, funnels
 
 SHOP = funnels(COMMERCE_SPEC).funnels[0]
@@ -77,12 +78,14 @@ def test_replayed_events_change_nothing() -> None:
 
 
 def test_breakdown_follows_the_entry_event() -> None:
-    progress, _ = advance(SHOP, None, ev("$pageview", T0, platform="h5", context={"scene": 1007}))
-    progress, done = advance(SHOP, progress, ev("view_product", T0 + 5, platform="miniprogram"))
+    shop = funnels(COMMERCE_SPEC).with_scenes(SceneDictionary(scenes={1007: "share"})).funnels[0]
+    entry = ev("$pageview", T0, platform="h5", context={"scene": 1007})
+    progress, _ = advance(shop, None, entry)
+    progress, done = advance(shop, progress, ev("view_product", T0 + 5, platform="miniprogram"))
     assert {(c.dimension, c.value, c.step) for c in done} == {
         ("", "", 2),
         ("platform", "h5", 2),
-        ("channel", "scene:1007", 2),
+        ("channel", "share", 2),  # the scene's class, not the later event's
     }
 
 

@@ -10,7 +10,7 @@ import pytest
 
 from schemas.records import TrackEvent
 from sinks.definitions import SqlDefinitions, quote
-from sinks.entry_sql import ENTRY_FIELDS
+from streams.domain.entry_sql import ENTRY_FIELDS
 from streams.domain.scenes import touch_of
 from streams.domain.tag_definitions import SceneDictionary
 from streams.tag_files import load_definitions
