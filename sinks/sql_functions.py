@@ -97,6 +97,7 @@ NAMED_FUNCTIONS = frozenset(
         "ntile",
         "if",
         "multiIf",
+        "transform",
         "ifNull",
         "nullIf",
         "coalesce",
