@@ -1,7 +1,8 @@
 // Drives the shipped mini-program build (dist/miniprogram/index.js) in a simulated WeChat
 // runtime whose wx.request posts to a real collector, and prints the ids it saw as one JSON line.
-// Usage: node e2e/mp-drive.mjs '{"serverUrl": …, "writeKey": …, "run": …, "casesFile": …}';
-// casesFile holds {cases: [{event, properties}], profile: {…}} for user C.
+// Usage: node e2e/mp-drive.mjs '{"serverUrl": …, "writeKey": …, "run": …, "casesFile": …,
+// "lookupUrl": …, "readKey": …}'; casesFile holds {cases: [{event, properties}], profile: {…}}
+// for user C; with lookupUrl, B opens A's card once the lookup API knows A.
 import { readFileSync } from 'node:fs';
 import { wechat } from '../test/helpers.mjs';
 
@@ -28,6 +29,21 @@ function miniProgram(autoTrack = { mpClick: true }) {
   return rt;
 }
 
+/**
+ * Waits until the lookup API knows an anonymous id. A card is opened seconds after it was
+ * shared, by which time the pipeline knows the sharer; a share naming a sharer it does not
+ * know yet is not credited (a documented limit), so B waits for A as a real B would.
+ */
+async function known(anon) {
+  const url = `${cfg.lookupUrl}/v1/users/anonymous_id/${encodeURIComponent(anon)}`;
+  for (let i = 0; i < 300; i += 1) {
+    const r = await fetch(url, { headers: { 'X-Siyu-Key': cfg.readKey } });
+    if (r.status === 200) return;
+    await new Promise((done) => setTimeout(done, 200));
+  }
+  throw new Error(`the lookup API never knew ${anon}`);
+}
+
 const out = { run: cfg.run };
 const a = miniProgram();
 a.launch({ path: 'pages/item/item', scene: 1001, query: { id: '7' } });
@@ -38,6 +54,8 @@ const shared = itemA.onShareAppMessage({ from: 'button' });
 out.anonA = a.siyu.getAnonymousId();
 out.sharedPath = shared.path;
 a.hideApp();
+await a.siyu.flush();
+if (cfg.lookupUrl) await known(out.anonA);
 
 // B opens A's card from a chat (scene 1007); the card's path query arrives as launch query.
 const query = Object.fromEntries(new URLSearchParams(shared.path.split('?')[1]));

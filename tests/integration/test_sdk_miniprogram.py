@@ -2,7 +2,8 @@
 
 ``sdk/e2e/mp-drive.mjs`` runs the shipped ``dist/miniprogram/index.js`` in a simulated WeChat
 runtime whose ``wx.request`` posts to the real collector. User A opens an item page, taps,
-shares it and hides the app; user B opens A's card from a chat (scene 1007); user C opens an
+shares it and hides the app; user B opens A's card from a chat (scene 1007), once the pipeline
+knows A (as it does by the time a real card is opened); user C opens an
 unlimited mini-program code whose ``scene`` names a live code, and sends the Unicode cases.
 """
 
@@ -41,6 +42,8 @@ def launched(
         "writeKey": WRITE_KEY,
         "run": run,
         "casesFile": str(cases_file),
+        "lookupUrl": stack.lookup_url,
+        "readKey": READ_KEY,
     }
     done = subprocess.run(
         ["node", "e2e/mp-drive.mjs", orjson.dumps(args).decode()],
