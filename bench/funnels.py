@@ -36,8 +36,7 @@ from siyu.demo import demo_events
 from streams.domain import funnel_state as fs
 from streams.domain.fission import share_of
 from streams.domain.funnel_defs import FunnelSet, parse_funnels
-from streams.funnel_config import DEFAULT_FUNNELS_FILE, load_funnels
-from streams.tag_files import load_definitions
+from streams.funnel_config import DEFAULT_FUNNELS_FILE, funnels_of
 
 __all__ = ["five_funnels", "run"]
 
@@ -210,7 +209,7 @@ def run() -> BenchResult:
         baseline=events / count_s,
         goal="(5 funnels, 3 breakdowns: a stress set)",
     )
-    shipped = load_funnels().with_scenes(load_definitions().scenes)
+    shipped = funnels_of()
     _funnel_pass(shipped, records[:2000], owners)
     shipped_s = min(_funnel_pass(shipped, records, owners) for _ in range(3))
     result.add(

@@ -278,7 +278,8 @@ def funnel_sql(
     settings = Settings()
     chosen = settings.projects.get(project)
     zone = chosen.timezone if chosen is not None else DEFAULT_ZONE
-    defs = funnels_of(settings).in_zone(utc_offset_s(zone))
+    defs = funnels_of(settings.worker.funnels_file, settings.tags.file)
+    defs = defs.in_zone(utc_offset_s(zone))
     funnel = next((f for f in defs.funnels if f.name == name), None)
     if funnel is None:
         _err(f"siyu funnel-sql: no funnel {name!r} ({', '.join(f.name for f in defs.funnels)})")

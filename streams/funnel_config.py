@@ -6,15 +6,12 @@ import logging
 import tomllib
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from streams.domain.funnel_defs import FunnelDefinitionError, FunnelSet, parse_funnels
 from streams.domain.located_yaml import DefinitionError, line_at
 from streams.tag_files import load_definitions
 from streams.yaml_source import load_yaml, plain
-
-if TYPE_CHECKING:
-    from siyu.settings import Settings
 
 __all__ = ["DEFAULT_FUNNELS_FILE", "FunnelFileError", "funnels_of", "load_funnels"]
 
@@ -63,8 +60,8 @@ def load_funnels(file: Path | None = None) -> FunnelSet:
     return funnels
 
 
-def funnels_of(settings: Settings) -> FunnelSet:
-    """The funnel file of ``settings``, their channel breakdowns classed by the scene
-    dictionary of its tag file (as every entry is)."""
-    scenes = load_definitions(settings.tags.file).scenes
-    return load_funnels(settings.worker.funnels_file).with_scenes(scenes)
+def funnels_of(funnels_file: Path | None = None, tags_file: Path | None = None) -> FunnelSet:
+    """The funnels of ``funnels_file``, their channel breakdowns classed by the scene
+    dictionary of ``tags_file`` (as every entry is); the shipped files when None."""
+    scenes = load_definitions(tags_file).scenes
+    return load_funnels(funnels_file).with_scenes(scenes)

@@ -53,7 +53,8 @@ def _merge_sharers(a: Doc | None, b: Doc | None) -> Doc:
 
 
 def register(ctx: StreamContext) -> None:
-    base: FunnelSet = funnels_of(ctx.settings)
+    s = ctx.settings
+    base: FunnelSet = funnels_of(s.worker.funnels_file, s.tags.file)
     # Entry days are the project's calendar days: one funnel set per project's zone.
     zoned = {name: base.in_zone(off) for name, off in project_offsets(ctx.settings).items()}
     fallback = base.in_zone(utc_offset_s(DEFAULT_ZONE))

@@ -39,12 +39,17 @@ WORK_S = 0.002
 buffer with records in hand, as a busy worker does."""
 
 
+def group(topic: str) -> str:
+    """The worker's group (its Faust app id)."""
+    return f"{topic}-group"
+
+
 def changelog(topic: str) -> str:
-    return f"{topic}-group-{topic}-seen-changelog"
+    return f"{group(topic)}-{topic}-seen-changelog"
 
 
-async def committed(bootstrap: str, group: str, topic: str) -> int | None:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group)
+async def committed(bootstrap: str, topic: str) -> int | None:
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group(topic))
     await consumer.start()
     try:
         offset: int | None = await consumer.committed(TopicPartition(topic, 0))
@@ -74,7 +79,7 @@ async def prepare(bootstrap: str, topic: str) -> None:
     finally:
         await producer.stop()
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=f"{topic}-group", enable_auto_commit=False
+        bootstrap_servers=bootstrap, group_id=group(topic), enable_auto_commit=False
     )
     await consumer.start()
     try:
@@ -97,13 +102,12 @@ def _slow_seeks() -> None:
 
 
 async def run(bootstrap: str, topic: str, patched: bool) -> dict[str, Any]:
-    group = f"{topic}-group"
     kafka_compat.uninstall(kafka_compat.CONSUMER_PATCHES)
     if patched:
         kafka_compat.install("none", kafka_compat.CONSUMER_PATCHES)
     _slow_seeks()
     app = faust.App(
-        group,
+        group(topic),
         broker=f"kafka://{bootstrap}",
         store="memory://",
         topic_partitions=1,
@@ -136,7 +140,7 @@ async def run(bootstrap: str, topic: str, patched: bool) -> dict[str, Any]:
         deadline = loop.time() + WAIT_S
         last, since = None, loop.time()
         while loop.time() < deadline:
-            now = await committed(bootstrap, group, topic)
+            now = await committed(bootstrap, topic)
             if now == TOTAL:
                 break
             if now != last:
@@ -146,7 +150,7 @@ async def run(bootstrap: str, topic: str, patched: bool) -> dict[str, Any]:
             await asyncio.sleep(0.2)
     finally:
         await app.stop()
-    return {"got": got, "committed": await committed(bootstrap, group, topic)}
+    return {"got": got, "committed": await committed(bootstrap, topic)}
 
 
 if __name__ == "__main__":  # pragma: no cover - run by tests/integration/test_offsets.py

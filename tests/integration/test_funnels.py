@@ -19,16 +19,14 @@ from aiokafka import AIOKafkaProducer
 from schemas.records import EventBatch, TrackEvent, encode_batch
 from siyu.demo import send_demo
 from streams.domain.funnel_sql import window_funnel_sql
-from streams.funnel_config import load_funnels
-from streams.tag_files import load_definitions
+from streams.funnel_config import funnels_of
 from streams.zones import DEFAULT_ZONE, utc_offset_s
 from tests.stack import RunningStack, running_stack, stack_settings
 
 pytestmark = pytest.mark.integration
 
 # The shipped files, as the stack's worker reads them; the default project's days.
-SHIPPED = load_funnels().with_scenes(load_definitions().scenes)
-DEFS = SHIPPED.in_zone(utc_offset_s(DEFAULT_ZONE))
+DEFS = funnels_of().in_zone(utc_offset_s(DEFAULT_ZONE))
 SOURCE = "siyu.events_current"
 
 

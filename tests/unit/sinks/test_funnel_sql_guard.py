@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from sinks.sql_guard import Scope, guard
 from streams.domain.funnel_sql import window_funnel_sql
-from streams.funnel_config import load_funnels
-from streams.tag_files import load_definitions
+from streams.funnel_config import funnels_of
 
 
 def test_every_shipped_funnel_query_passes_the_endpoint_s_function_allow_list() -> None:
-    defs = load_funnels().with_scenes(load_definitions().scenes)
+    defs = funnels_of()
     scope = Scope(database="p_default", tables=frozenset())
     kinds = []
     for funnel in defs.funnels:

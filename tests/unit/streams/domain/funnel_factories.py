@@ -6,9 +6,12 @@ from typing import Any
 
 from schemas.records import TrackEvent
 from streams.domain.funnel_defs import FunnelSet, parse_funnels
+from streams.domain.tag_definitions import SceneDictionary
 
 DAY = 86_400
 T0 = 1_764_000_000  # 2025-11-24T16:00:00Z, seconds
+SCENES = SceneDictionary(scenes={1007: "share", 1047: "qr"}, utm_mediums={"kol": "koc"})
+"""A scene dictionary for the channel breakdown: two known scenes, one utm medium."""
 
 
 def ev(

@@ -15,8 +15,7 @@ from streams.domain.funnel_model import (
     field_value,
     step_mask,
 )
-from streams.domain.tag_definitions import SceneDictionary
-from tests.unit.streams.domain.funnel_factories import T0, ev, funnels
+from tests.unit.streams.domain.funnel_factories import SCENES, T0, ev, funnels
 
 
 @pytest.mark.parametrize(
@@ -82,9 +81,6 @@ def test_filters(where: dict[str, Any], props: dict[str, Any], matches: bool) ->
 def test_filter_numeric_flag() -> None:
     assert Filter(("properties", "x"), "gt", 1.0).numeric
     assert not Filter(("properties", "x"), "eq", "a").numeric
-
-
-SCENES = SceneDictionary(scenes={1007: "share", 1047: "qr"}, utm_mediums={"kol": "koc"})
 
 
 def _dim(name: str) -> Dimension:

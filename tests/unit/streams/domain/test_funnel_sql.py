@@ -11,8 +11,7 @@ from chdb import session as chdb_session
 
 from streams.domain.funnel_model import Dimension, dimension_value, step_mask
 from streams.domain.funnel_sql import dimension_sql, quote, step_sql
-from streams.domain.tag_definitions import SceneDictionary
-from tests.unit.streams.domain.funnel_factories import T0, ev, funnels
+from tests.unit.streams.domain.funnel_factories import SCENES, T0, ev, funnels
 
 CASES: list[tuple[dict[str, Any], dict[str, Any]]] = [
     ({"properties.c": "tea"}, {"c": "tea"}),
@@ -71,9 +70,6 @@ def test_step_sql_matches_the_stream(
     e = ev("x", T0, props=props, context={"utm": {"source": "kol"}})
     sql = f"SELECT {step_sql(funnel.steps[0])} FROM ({_row(e)})"
     assert int(chdb.query(sql, "CSV").bytes().decode().strip()) == step_mask(funnel, e)
-
-
-SCENES = SceneDictionary(scenes={1007: "share", 1047: "qr"}, utm_mediums={"kol": "koc"})
 
 
 @pytest.mark.parametrize(

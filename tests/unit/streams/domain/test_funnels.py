@@ -14,8 +14,7 @@ from streams.domain.funnels import (
     settle,
     window_funnel_level,
 )
-from streams.domain.tag_definitions import SceneDictionary
-from tests.unit.streams.domain.funnel_factories import COMMERCE_SPEC, DAY, T0, ev, funnels
+from tests.unit.streams.domain.funnel_factories import COMMERCE_SPEC, DAY, SCENES, T0, ev, funnels
 
 SHOP = funnels(COMMERCE_SPEC).funnels[0]
 TODAY = T0 // DAY_S
@@ -78,7 +77,7 @@ def test_replayed_events_change_nothing() -> None:
 
 
 def test_breakdown_follows_the_entry_event() -> None:
-    shop = funnels(COMMERCE_SPEC).with_scenes(SceneDictionary(scenes={1007: "share"})).funnels[0]
+    shop = funnels(COMMERCE_SPEC).with_scenes(SCENES).funnels[0]
     entry = ev("$pageview", T0, platform="h5", context={"scene": 1007})
     progress, _ = advance(shop, None, entry)
     progress, done = advance(shop, progress, ev("view_product", T0 + 5, platform="miniprogram"))
